@@ -12,3 +12,7 @@ class UserError(Exception):
 
 class DataError(UserError):
     """A data file is missing, truncated or not what its name claims."""
+
+
+class TrainingFailed(Exception):
+    """Training stopped on its own fault (NaN/Inf); the message says where and what was kept."""

@@ -1,0 +1,158 @@
+"""Keras callbacks for what happens between training steps: slope annealing, sample grids,
+checkpoints, stopping on NaN or on Ctrl-C.
+
+An "epoch" is always `steps_per_epoch` generator steps counted by the trainer's own counter,
+not Keras' epoch index: a resumed run may start mid-epoch and a `--max_steps` run may end
+mid-epoch, and neither must anneal the slope or write an epoch sample at a non-boundary.
+"""
+
+import os
+import signal
+
+import keras
+import numpy as np
+
+from binarygan_tf import sample_grids
+
+
+def _step(trainer):
+    return int(trainer.generator_step.numpy())
+
+
+class SlopeAnnealing(keras.callbacks.Callback):
+    """Multiply the neurons' sigmoid slope by `rate` after each epoch (paper Sec. 4.2: 1.1;
+    code: config.py `slope_annealing_rate`), and log the slope."""
+
+    def __init__(self, rate, steps_per_epoch):
+        super().__init__()
+        self.rate = rate
+        self.steps_per_epoch = steps_per_epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        step = _step(self.model)
+        if step > 0 and step % self.steps_per_epoch == 0 and not self.model.stop_training:
+            self.model.slope.assign(self.model.slope * self.rate)
+        if logs is not None:
+            logs["slope"] = float(self.model.slope.numpy())
+            logs["generator_step"] = step
+
+
+class SampleGrids(keras.callbacks.Callback):
+    """8x8 grids of samples and colour-mapped preactivated outputs for one fixed z.
+
+    Schedule as the authors' sampler (models.py: `counter % 500 == 0 or (counter < 300 and
+    counter % 100 == 0)`): before training, after 100 and 200 steps, every `every` steps, and
+    at each epoch end.
+    """
+
+    def __init__(self, sample_dir, z, every, steps_per_epoch):
+        super().__init__()
+        self.sample_dir = sample_dir
+        self.z = z
+        self.every = every
+        self.steps_per_epoch = steps_per_epoch
+        self._last_written = None
+
+    def _due(self, step):
+        return step in (0, 100, 200) or (self.every and step % self.every == 0)
+
+    def write(self, tag):
+        out = self.model.generator(self.z, training=False)
+        samples = np.asarray(out["samples"])[..., 0]
+        pre = np.asarray(out["preactivated"])[..., 0]
+        step = _step(self.model)
+        os.makedirs(self.sample_dir, exist_ok=True)
+        sample_grids.save_sample_grid(os.path.join(self.sample_dir, f"{tag}.png"), samples,
+                               f"samples, generator step {step}")
+        sample_grids.save_preactivated_grid(os.path.join(self.sample_dir, f"{tag}_preactivated.png"),
+                                     pre, f"preactivated outputs, generator step {step}")
+        self._last_written = step
+
+    def on_train_begin(self, logs=None):
+        step = _step(self.model)
+        if step == 0:
+            self.write("step_000000")
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = _step(self.model)
+        if step != self._last_written and self._due(step):
+            self.write(f"step_{step:06d}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        step = _step(self.model)
+        if step > 0 and step % self.steps_per_epoch == 0:
+            self.write(f"epoch_{step // self.steps_per_epoch:03d}")
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stop as soon as a logged loss is NaN or Inf, remembering the step.
+
+    Keras' TerminateOnNaN looks only at a `loss` key, which a GAN does not have. The trainer's
+    metrics are running means over the epoch, so once a step goes non-finite they stay so.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.failed_step = None
+        self.failed_metric = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        for name, value in (logs or {}).items():
+            if not np.isfinite(float(value)):
+                self.failed_step = _step(self.model)
+                self.failed_metric = name
+                self.model.stop_training = True
+                return
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """Turn SIGINT/SIGTERM into "finish this step, then stop", so the run can checkpoint.
+
+    A second Ctrl-C falls back to Python's default (KeyboardInterrupt) for a user who really
+    wants out at once.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.received = None
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        self.received = signal.Signals(signum).name
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def on_train_begin(self, logs=None):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.received:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Save a checkpoint at each epoch boundary, unless training went non-finite.
+
+    `tf.train.CheckpointManager` writes the shards and index under temporary names and renames
+    them, and updates its `checkpoint` state file last, so a kill at any moment leaves the
+    previous complete checkpoint as the latest one.
+    """
+
+    def __init__(self, manager, steps_per_epoch, nonfinite_guard):
+        super().__init__()
+        self.manager = manager
+        self.steps_per_epoch = steps_per_epoch
+        self.guard = nonfinite_guard
+
+    def on_epoch_end(self, epoch, logs=None):
+        step = _step(self.model)
+        if self.guard.failed_step is None and step > 0 and step % self.steps_per_epoch == 0:
+            self.manager.save(checkpoint_number=step)

@@ -1,0 +1,172 @@
+"""The paper's generators and discriminators, layer for layer as the authors' presets.
+
+Sources: paper Table 1 / Sec. 4 and the authors' presets in salu133445/binarygan
+`bgan/mnist/presets/{generator,discriminator}/*.py`, built by `bgan/utils/neuralnet.py`:
+- every dense/conv kernel: `tf.truncated_normal_initializer(stddev=0.02)`, bias zeros
+  (the `tf.layers` default; a bias is kept even before batch norm, as there);
+- batch normalization: `tf.layers.batch_normalization` defaults, momentum 0.99, epsilon 1e-3
+  (the same as Keras' defaults);
+- LeakyReLU: `tf.nn.leaky_relu` default alpha 0.2;
+- z: 128-dim (`NET_G['z_dim'] = 128`), drawn from N(0, 1) (`np.random.normal`).
+
+Trainable parameter counts (equal to the authors' graphs): MLP G 939,312, MLP D 533,505,
+CNN G 216,227, CNN D 313,985. The paper's text swaps the totals (see docs/authors_code.md).
+
+The generator is a functional model with two named outputs, `samples` (binary, or the
+sigmoid for the real-valued model) and `preactivated` (the sigmoid before binarization).
+"""
+
+import keras
+
+from binarygan_tf.neurons import make_output_neuron
+
+LATENT_DIM = 128  # code: presets/generator/*.py NET_G['z_dim'] = 128
+IMAGE_SHAPE = (28, 28, 1)  # code: config.py out_height/out_width/out_channel
+KERNEL_STDDEV = 0.02  # code: neuralnet.py truncated_normal_initializer(stddev=0.02)
+LEAKY_RELU_SLOPE = 0.2  # code: tf.nn.leaky_relu default alpha
+
+
+class FrozenStatisticsBatchNorm(keras.layers.BatchNormalization):
+    """Batch normalization as the authors' code actually runs it: always in inference mode.
+
+    Their `tf.layers.batch_normalization(x)` is never given `training=True`, so it normalizes
+    with the moving mean 0 and variance 1 it was initialized with, and never updates them:
+    the layer is the learned per-feature affine `gamma * x / sqrt(1 + eps) + beta`. Keeping it
+    a BatchNormalization (same variables, same parameter count) lets one flag switch between
+    the paper's batch norm and this without touching checkpoints' layout.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        return super().call(inputs, training=False, mask=mask)
+
+
+def _kernel_init(seed):
+    return keras.initializers.TruncatedNormal(stddev=KERNEL_STDDEV, seed=seed)
+
+
+class _Builder:
+    """Hands out layers with the authors' initializers and per-layer seeds.
+
+    Each layer gets its own seed (base seed + running index) so that a seed fixes all the
+    initial weights without every layer starting from the same draw.
+    """
+
+    def __init__(self, seed, bn_mode, constraint=None):
+        self._seed = seed
+        self._count = 0
+        self._bn_mode = bn_mode
+        self._constraint = constraint
+
+    def _next_seed(self):
+        self._count += 1
+        return None if self._seed is None else self._seed * 1000 + self._count
+
+    def _core_kwargs(self):
+        return dict(kernel_initializer=_kernel_init(self._next_seed()),
+                    kernel_constraint=self._constraint, bias_constraint=self._constraint)
+
+    def dense(self, units, name):
+        return keras.layers.Dense(units, name=name, **self._core_kwargs())
+
+    def conv(self, filters, kernel, name):
+        return keras.layers.Conv2D(filters, kernel, padding="valid", name=name,
+                                   **self._core_kwargs())
+
+    def transconv(self, filters, kernel, strides, name):
+        return keras.layers.Conv2DTranspose(filters, kernel, strides=strides, padding="valid",
+                                            name=name, **self._core_kwargs())
+
+    def norm(self, name):
+        layer_cls = (keras.layers.BatchNormalization if self._bn_mode == "paper"
+                     else FrozenStatisticsBatchNorm)
+        # Momentum and epsilon: tf.layers.batch_normalization defaults (0.99, 1e-3).
+        return layer_cls(momentum=0.99, epsilon=1e-3, name=name, gamma_constraint=self._constraint,
+                         beta_constraint=self._constraint)
+
+
+def build_generator(arch="mlp", neuron="dbn", bn_mode="paper", seed=None, name="generator"):
+    """G(z) -> {"samples", "preactivated"}; `bn_mode` 'paper' or 'code' (see module doc)."""
+    build = _Builder(seed, bn_mode)
+    z = keras.Input((LATENT_DIM,), name="z")
+    if arch == "mlp":
+        # code: presets/generator/mlp_{round,bernoulli,real}.py
+        h = build.dense(1024, "dense_1")(z)
+        h = keras.layers.ReLU(name="relu_1")(build.norm("bn_1")(h))
+        h = build.dense(784, "dense_2")(h)
+        h = build.norm("bn_2")(h)
+    elif arch == "cnn":
+        # code: presets/generator/cnn_{round,bernoulli,real}.py; 'valid' padding everywhere,
+        # spatial sizes 1 -> 2 -> 6 -> 13 -> 28.
+        h = keras.layers.Reshape((1, 1, LATENT_DIM), name="reshape_z")(z)
+        for i, (filters, kernel, stride) in enumerate(
+                [(128, 2, 1), (64, 4, 2), (32, 3, 2)], start=1):
+            h = build.transconv(filters, kernel, stride, f"transconv_{i}")(h)
+            h = keras.layers.ReLU(name=f"relu_{i}")(build.norm(f"bn_{i}")(h))
+        h = build.transconv(1, 4, 2, "transconv_4")(h)
+        h = build.norm("bn_4")(h)
+    else:
+        raise ValueError(f"unknown arch {arch!r}; expected mlp or cnn")
+    neuron_layer = make_output_neuron(neuron, seed=seed, use_slope=(bn_mode == "paper"))
+    samples, preactivated = neuron_layer(h)
+    to_image = keras.layers.Reshape(IMAGE_SHAPE, name="to_image", dtype="float32")
+    to_image_p = keras.layers.Reshape(IMAGE_SHAPE, name="to_image_p", dtype="float32")
+    return keras.Model(z, {"samples": to_image(samples), "preactivated": to_image_p(preactivated)},
+                       name=name)
+
+
+def output_neuron(generator):
+    """The generator's output neuron layer (it owns the annealed slope)."""
+    return generator.get_layer("output_neuron")
+
+
+def build_discriminator(arch="mlp", batch_norm=False, bn_mode="paper", weight_clip=None,
+                        seed=None, name="discriminator"):
+    """D(x) -> one logit per image.
+
+    `batch_norm`: the `*_bn` presets, used with the GAN objective (paper Sec. 4.5).
+    `weight_clip`: WGAN's clipping to [-c, c], as a Keras constraint so the optimizer applies
+    it after every critic update (code: models.py clips all D variables after each `d_step`).
+    """
+    constraint = None if weight_clip is None else ClipWeights(weight_clip)
+    build = _Builder(None if seed is None else seed + 1, bn_mode, constraint)
+
+    def hidden(core_layer, h, i):
+        # core -> [BN] -> LeakyReLU, as neuralnet.py `Layer.build` orders them.
+        h = core_layer(h)
+        if batch_norm:
+            h = build.norm(f"bn_{i}")(h)
+        return keras.layers.LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=f"lrelu_{i}")(h)
+
+    x = keras.Input(IMAGE_SHAPE, name="x")
+    if arch == "mlp":
+        # code: presets/discriminator/mlp.py and mlp_bn.py
+        h = keras.layers.Flatten(name="flatten")(x)
+        h = hidden(build.dense(512, "dense_1"), h, 1)
+        h = hidden(build.dense(256, "dense_2"), h, 2)
+    elif arch == "cnn":
+        # code: presets/discriminator/cnn.py and cnn_bn.py; 28 -> 26 -> 13 -> 11 -> 6
+        h = hidden(build.conv(32, 3, "conv_1"), x, 1)
+        h = keras.layers.MaxPooling2D(2, 2, padding="valid", name="pool_1")(h)
+        h = hidden(build.conv(64, 3, "conv_2"), h, 2)
+        h = keras.layers.MaxPooling2D(2, 2, padding="same", name="pool_2")(h)
+        h = keras.layers.Flatten(name="flatten")(h)
+        h = hidden(build.dense(128, "dense_3"), h, 3)
+    else:
+        raise ValueError(f"unknown arch {arch!r}; expected mlp or cnn")
+    logits = build.dense(1, "logits")(h)
+    # The last layer stays float32 under mixed precision (Keras mixed-precision guide).
+    logits = keras.layers.Activation("linear", dtype="float32", name="logits_f32")(logits)
+    return keras.Model(x, logits, name=name)
+
+
+class ClipWeights(keras.constraints.Constraint):
+    """WGAN weight clipping to [-c, c] (Arjovsky et al. 2017; code config.py clip_value=0.01)."""
+
+    def __init__(self, clip_value):
+        self.clip_value = clip_value
+
+    def __call__(self, w):
+        return keras.ops.clip(w, -self.clip_value, self.clip_value)
+
+    def get_config(self):
+        return {"clip_value": self.clip_value}

@@ -1,0 +1,128 @@
+"""The three GAN objectives of the paper (Sec. 2.1, 4.5) and the settings that go with each.
+
+| objective | losses | D batch norm | optimizer |
+| --- | --- | --- | --- |
+| gan | non-saturating, sigmoid cross-entropy on logits (eqs. 1-2) | yes (paper 4.5) | Adam(1e-4, 0.5, 0.9) (paper 4.5) |
+| wgan | E D(fake) - E D(real); clip D to [-0.01, 0.01] | no (paper 4.5) | RMSProp(1e-4, decay 0.9) (paper 4.5) |
+| wgan-gp | WGAN + 10 * E(||grad D(x_hat)|| - 1)^2 (eq. 5) | no (paper 4.2) | Adam(1e-4, 0.5, 0.9) (paper 4.2) |
+
+Epsilons are the authors' (`config.py`: `'epsilon': 1e-8`), clip value and GP weight too
+(`'clip_value': .01`, `'gp_coefficient': 10.`).
+"""
+
+import keras
+import tensorflow as tf
+
+from binarygan_tf.trainer import AdversarialTrainer
+
+CLIP_VALUE = 0.01  # code: config.py gan.clip_value
+GP_WEIGHT = 10.0  # code: config.py gan.gp_coefficient; Gulrajani et al. 2017
+LEARNING_RATE = 1e-4  # paper 4.2 / 4.5; code: config.py optimizer.lr
+ADAM_BETAS = (0.5, 0.9)  # paper 4.2; code: config.py beta1, beta2
+RMSPROP_DECAY = 0.9  # paper 4.5; code: config.py decay
+OPTIMIZER_EPSILON = 1e-8  # code: config.py optimizer.epsilon (Keras' default is 1e-7)
+
+
+class GANTrainer(AdversarialTrainer):
+    """Non-saturating GAN: D minimizes BCE(1, D(x)) + BCE(0, D(G(z))), G minimizes
+    BCE(1, D(G(z))) (code: `tf.losses.sigmoid_cross_entropy`, each term a batch mean)."""
+
+    def critic_loss(self, real, fake):
+        real_logits = self.discriminator(real, training=True)
+        fake_logits = self.discriminator(fake, training=True)
+        loss = (_sigmoid_ce(tf.ones_like(real_logits), real_logits)
+                + _sigmoid_ce(tf.zeros_like(fake_logits), fake_logits))
+        return loss, {}
+
+    def generator_loss(self, fake_logits):
+        return _sigmoid_ce(tf.ones_like(fake_logits), fake_logits)
+
+
+class WGANTrainer(AdversarialTrainer):
+    """WGAN critic loss E D(fake) - E D(real); weight clipping comes from the discriminator's
+    constraints (`networks.ClipWeights`), which the optimizer applies after each update."""
+
+    critic_metric_names = ("wasserstein",)
+
+    def critic_loss(self, real, fake):
+        real_mean = tf.reduce_mean(tf.cast(self.discriminator(real, training=True), tf.float32))
+        fake_mean = tf.reduce_mean(tf.cast(self.discriminator(fake, training=True), tf.float32))
+        return fake_mean - real_mean, {"wasserstein": real_mean - fake_mean}
+
+    def generator_loss(self, fake_logits):
+        return -tf.reduce_mean(tf.cast(fake_logits, tf.float32))
+
+
+class WGANGPTrainer(WGANTrainer):
+    """WGAN-GP (Gulrajani et al. 2017; paper eq. 5): the WGAN loss plus
+    10 * mean((||grad_x D(x_hat)|| - 1)^2), x_hat = e*real + (1-e)*fake, e ~ U[0,1) per sample.
+
+    The norm is sqrt(1e-8 + sum of squares) as in the authors' `bgan/model.py`, which keeps the
+    gradient finite where the input gradient is exactly zero.
+    """
+
+    critic_metric_names = ("wasserstein", "gradient_penalty")
+
+    def __init__(self, *args, seed=None, **kwargs):
+        super().__init__(*args, seed=seed, **kwargs)
+        self.interpolation_seed = keras.random.SeedGenerator(None if seed is None else seed + 7)
+
+    def critic_loss(self, real, fake):
+        wgan_loss, extras = super().critic_loss(real, fake)
+        penalty = self.gradient_penalty(real, fake)
+        return wgan_loss + GP_WEIGHT * penalty, {**extras, "gradient_penalty": penalty}
+
+    def gradient_penalty(self, real, fake):
+        eps = keras.random.uniform((tf.shape(real)[0], 1, 1, 1), seed=self.interpolation_seed)
+        x_hat = eps * real + (1.0 - eps) * fake
+        with tf.GradientTape() as tape:
+            tape.watch(x_hat)
+            logits = tf.cast(self.discriminator(x_hat, training=True), tf.float32)
+        grad = tf.cast(tape.gradient(logits, x_hat), tf.float32)
+        norm = tf.sqrt(1e-8 + tf.reduce_sum(tf.square(grad), axis=[1, 2, 3]))
+        return tf.reduce_mean(tf.square(norm - 1.0))
+
+    def checkpoint_items(self):
+        return {**super().checkpoint_items(),
+                "interpolation_seed": self.interpolation_seed.state}
+
+
+def _sigmoid_ce(labels, logits):
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=labels, logits=tf.cast(logits, tf.float32)))
+
+
+class TF1RMSprop(keras.optimizers.RMSprop):
+    """RMSProp whose mean-square accumulator starts at 1, as TF1's `tf.train.RMSPropOptimizer`
+    does (its `ms` slot is initialized with ones); Keras starts it at 0, which makes the first
+    updates ~1/sqrt(1 - decay) ~ 3x larger. Used in the authors'-code mode."""
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        for velocity in self._velocities:
+            velocity.assign(tf.ones_like(velocity))
+
+
+TRAINERS = {"gan": GANTrainer, "wgan": WGANTrainer, "wgan-gp": WGANGPTrainer}
+
+
+def make_optimizer(objective, bn_mode="paper", mixed_float16=False):
+    """The optimizer the paper pairs with `objective` (table in the module docstring)."""
+    if objective == "wgan":
+        rmsprop_cls = TF1RMSprop if bn_mode == "code" else keras.optimizers.RMSprop
+        opt = rmsprop_cls(learning_rate=LEARNING_RATE, rho=RMSPROP_DECAY, momentum=0.0,
+                          epsilon=OPTIMIZER_EPSILON)
+    else:
+        opt = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=ADAM_BETAS[0],
+                                    beta_2=ADAM_BETAS[1], epsilon=OPTIMIZER_EPSILON)
+    if mixed_float16:
+        # Dynamic loss scaling: float16 gradients of small losses underflow otherwise.
+        opt = keras.optimizers.LossScaleOptimizer(opt)
+    return opt
+
+
+def discriminator_options(objective):
+    """(batch_norm, weight_clip) of the discriminator for `objective` (paper 4.2, 4.5)."""
+    return objective == "gan", (CLIP_VALUE if objective == "wgan" else None)

@@ -1,0 +1,146 @@
+"""The adversarial training step, as a `keras.Model` that `fit()` drives.
+
+Shape of the algorithm (paper Sec. 2, authors' `bgan/mnist/models.py::BinaryGAN.train`):
+for every generator step, sample one batch z, run `n_critic` critic updates on the same real
+batch and the same z, then one generator update with that z. `n_critic` follows the authors'
+schedule (100 for the first 25 generator steps and on every 500th, otherwise 5).
+
+Everything happens inside the compiled `train_step`: the critic loop is a `tf.while_loop`
+(Keras traces `train_step` with AutoGraph off, so a Python `for` over `tf.range` would not
+compile), and the schedule is a tensor expression of the generator-step counter, so there is
+no Python round trip per critic update. Objectives differ only in their losses, so a subclass
+per objective supplies `critic_loss` and `generator_loss` and the step itself is written once.
+"""
+
+import dataclasses
+
+import keras
+import tensorflow as tf
+
+from binarygan_tf.networks import LATENT_DIM, output_neuron
+
+
+@dataclasses.dataclass(frozen=True)
+class CriticSchedule:
+    """Critic updates per generator step (code: models.py, `counter < 25 or counter % 500 == 0`
+    -> 100 critics, else 5; the same numbers as WGAN's reference implementation)."""
+
+    steps: int = 5
+    warmup_steps: int = 100
+    warmup_until: int = 25
+    warmup_every: int = 500
+
+    def count(self, generator_step):
+        """n_critic for a (tensor) generator step, usable inside the compiled step."""
+        step = tf.cast(generator_step, tf.int64)
+        warm = tf.logical_or(step < self.warmup_until,
+                             tf.equal(step % self.warmup_every, 0))
+        return tf.where(warm, tf.constant(self.warmup_steps, tf.int32),
+                        tf.constant(self.steps, tf.int32))
+
+
+class AdversarialTrainer(keras.Model):
+    """Holds G, D, the annealed slope and the generator-step counter; trains them by `fit()`.
+
+    Subclasses implement:
+      `critic_loss(real, fake) -> (loss, extras)` where `extras` is a dict of scalar tensors
+      named in `critic_metric_names` (logged besides `d_loss`), and
+      `generator_loss(fake_logits) -> loss`.
+    """
+
+    critic_metric_names = ()
+
+    def __init__(self, generator, discriminator, schedule=CriticSchedule(), seed=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.schedule = schedule
+        # The slope lives in the output neuron (it multiplies the logits there); the trainer
+        # exposes it so callbacks and checkpoints reach it in one place.
+        self.slope = output_neuron(generator).slope
+        self.generator_step = keras.Variable(0, dtype="int64", trainable=False,
+                                             name="generator_step")
+        self.latent_seed = keras.random.SeedGenerator(seed)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.extra_trackers = {n: keras.metrics.Mean(name=n) for n in self.critic_metric_names}
+
+    def compile(self, d_optimizer, g_optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+
+    def build_optimizers(self):
+        """Create optimizer slots now: Keras 3 makes them lazily, and a checkpoint restored
+        before they exist silently drops the optimizer state."""
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker, *self.extra_trackers.values()]
+
+    def call(self, z, training=False):
+        return self.generator(z, training=training)
+
+    # ---------------------------------------------------------------- the step
+    def train_step(self, real):
+        real = tf.cast(real, tf.float32)
+        z = keras.random.normal((tf.shape(real)[0], LATENT_DIM), seed=self.latent_seed)
+
+        def critic_body(i, d_loss, extras):
+            d_loss, extras = self.critic_update(real, z)
+            return i + 1, d_loss, extras
+
+        zero = tf.constant(0.0, tf.float32)
+        _, d_loss, extras = tf.while_loop(
+            lambda i, *_: i < self.schedule.count(self.generator_step),
+            critic_body,
+            (tf.constant(0, tf.int32), zero, {n: zero for n in self.critic_metric_names}))
+
+        g_loss = self.generator_update(z)
+        self.generator_step.assign_add(1)
+
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        for name, value in extras.items():
+            self.extra_trackers[name].update_state(value)
+        return {m.name: m.result() for m in self.metrics}
+
+    def critic_update(self, real, z):
+        # G runs in training mode (batch statistics) but gets no gradient here.
+        fake = tf.stop_gradient(self.generator(z, training=True)["samples"])
+        d_vars = self.discriminator.trainable_variables
+        with tf.GradientTape() as tape:
+            loss, extras = self.critic_loss(real, fake)
+            scaled = self.d_optimizer.scale_loss(loss)
+        self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
+        return tf.cast(loss, tf.float32), {k: tf.cast(v, tf.float32) for k, v in extras.items()}
+
+    def generator_update(self, z):
+        g_vars = self.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            fake = self.generator(z, training=True)["samples"]
+            loss = self.generator_loss(self.discriminator(fake, training=True))
+            scaled = self.g_optimizer.scale_loss(loss)
+        self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
+        return tf.cast(loss, tf.float32)
+
+    def critic_loss(self, real, fake):
+        raise NotImplementedError
+
+    def generator_loss(self, fake_logits):
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- state
+    def checkpoint_items(self):
+        """Everything a resumed run needs to continue exactly (for tf.train.Checkpoint)."""
+        items = dict(generator=self.generator, discriminator=self.discriminator,
+                     d_optimizer=self.d_optimizer, g_optimizer=self.g_optimizer,
+                     generator_step=self.generator_step, slope=self.slope,
+                     latent_seed=self.latent_seed.state)
+        neuron = output_neuron(self.generator)
+        if hasattr(neuron, "seed_generator"):
+            items["neuron_seed"] = neuron.seed_generator.state
+        return items

@@ -1,0 +1,105 @@
+"""Networks: the authors' parameter counts, output shapes, initializers, BN modes."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from binarygan_tf import networks
+
+
+def _trainable(model):
+    return sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+
+
+@pytest.mark.parametrize("arch,expected", [("mlp", 939_312), ("cnn", 216_227)])
+@pytest.mark.parametrize("neuron", ["dbn", "sbn", "real"])
+def test_generator_parameter_count_equals_authors(arch, expected, neuron):
+    assert _trainable(networks.build_generator(arch, neuron)) == expected
+
+
+@pytest.mark.parametrize("arch,expected", [("mlp", 533_505), ("cnn", 313_985)])
+def test_discriminator_parameter_count_equals_authors(arch, expected):
+    assert _trainable(networks.build_discriminator(arch)) == expected
+
+
+@pytest.mark.parametrize("arch,extra", [("mlp", 2 * (512 + 256)), ("cnn", 2 * (32 + 64 + 128))])
+def test_bn_discriminator_adds_gamma_beta_per_hidden_unit(arch, extra):
+    plain = _trainable(networks.build_discriminator(arch))
+    assert _trainable(networks.build_discriminator(arch, batch_norm=True)) == plain + extra
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+@pytest.mark.parametrize("neuron", ["dbn", "sbn", "real"])
+def test_output_shapes_and_ranges(arch, neuron):
+    g = networks.build_generator(arch, neuron, seed=0)
+    d = networks.build_discriminator(arch, seed=0)
+    z = tf.random.normal((5, networks.LATENT_DIM), seed=1)
+    out = g(z, training=True)
+    assert out["samples"].shape == (5, 28, 28, 1)
+    assert out["preactivated"].shape == (5, 28, 28, 1)
+    p = out["preactivated"].numpy()
+    assert p.min() > 0 and p.max() < 1
+    if neuron == "real":
+        np.testing.assert_array_equal(out["samples"].numpy(), p)
+    else:
+        assert set(np.unique(out["samples"].numpy())) == {0.0, 1.0}
+    assert d(out["samples"]).shape == (5, 1)
+
+
+def test_cnn_generator_spatial_sizes_follow_the_paper():
+    g = networks.build_generator("cnn", "dbn")
+    sizes = [g.get_layer(f"transconv_{i}").output.shape[1] for i in range(1, 5)]
+    assert sizes == [2, 6, 13, 28]
+    d = networks.build_discriminator("cnn")
+    assert d.get_layer("flatten").output.shape[1] == 6 * 6 * 64
+
+
+def test_kernels_truncated_normal_002_and_zero_biases():
+    g = networks.build_generator("mlp", "dbn", seed=3)
+    kernel = g.get_layer("dense_1").kernel.numpy()
+    assert kernel.std() == pytest.approx(0.02 * 0.8796, rel=0.03)  # truncated at 2 sd
+    assert np.abs(kernel).max() <= 0.04 + 1e-6
+    assert not g.get_layer("dense_1").bias.numpy().any()
+
+
+def test_seed_fixes_initial_weights():
+    a = networks.build_generator("mlp", "dbn", seed=5).get_weights()
+    b = networks.build_generator("mlp", "dbn", seed=5).get_weights()
+    c = networks.build_generator("mlp", "dbn", seed=6).get_weights()
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_code_mode_batch_norm_is_a_fixed_affine():
+    """Authors' code: inference-mode BN with moving stats 0/1, even when training."""
+    g = networks.build_generator("mlp", "dbn", bn_mode="code", seed=0)
+    bn = g.get_layer("bn_1")
+    bn.gamma.assign(np.full(1024, 2.0, np.float32))
+    bn.beta.assign(np.full(1024, 0.5, np.float32))
+    x = tf.random.normal((16, 1024), seed=2) * 5 + 3
+    y = bn(x, training=True).numpy()
+    np.testing.assert_allclose(y, 2.0 * x.numpy() / np.sqrt(1 + 1e-3) + 0.5, rtol=1e-5, atol=1e-5)
+    assert not bn.moving_mean.numpy().any()  # never updated
+    np.testing.assert_array_equal(bn.moving_variance.numpy(), 1.0)
+
+
+def test_paper_mode_batch_norm_normalizes_the_batch():
+    g = networks.build_generator("mlp", "dbn", bn_mode="paper", seed=0)
+    bn = g.get_layer("bn_1")
+    x = tf.random.normal((64, 1024), seed=2) * 5 + 3
+    y = bn(x, training=True).numpy()
+    np.testing.assert_allclose(y.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(y.std(axis=0), 1.0, atol=0.01)
+
+
+def test_code_mode_neuron_ignores_slope():
+    assert networks.output_neuron(networks.build_generator("mlp", "dbn", "code")).use_slope is False
+    assert networks.output_neuron(networks.build_generator("mlp", "dbn", "paper")).use_slope is True
+
+
+def test_weight_clip_constraint_clips():
+    d = networks.build_discriminator("mlp", weight_clip=0.01)
+    layer = d.get_layer("dense_1")
+    clipped = layer.kernel_constraint(tf.constant([-1.0, -0.005, 0.3]))
+    np.testing.assert_allclose(clipped.numpy(), [-0.01, -0.005, 0.01])
+    assert layer.bias_constraint is not None
