@@ -1,0 +1,149 @@
+"""The adversarial trainer: every neuron x objective x arch trains; losses, clipping, gradient
+penalty and critic schedule behave as specified."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from binarygan_tf import networks, objectives
+from binarygan_tf.trainer import CriticSchedule
+
+TINY = CriticSchedule(steps=2, warmup_steps=3, warmup_until=1, warmup_every=1000)
+
+
+def _real_batch(n=16, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(size=(n, 28, 28, 1)) < 0.19).astype(np.float32)
+
+
+def _trainer(arch="mlp", neuron="dbn", objective="wgan-gp", schedule=TINY, seed=0,
+             bn_mode="paper"):
+    keras.utils.set_random_seed(seed)
+    d_bn, clip = objectives.discriminator_options(objective)
+    g = networks.build_generator(arch, neuron, bn_mode, seed=seed)
+    d = networks.build_discriminator(arch, d_bn, bn_mode, weight_clip=clip, seed=seed)
+    t = objectives.TRAINERS[objective](g, d, schedule=schedule, seed=seed)
+    t.compile(objectives.make_optimizer(objective, bn_mode),
+              objectives.make_optimizer(objective, bn_mode))
+    t.build_optimizers()
+    return t
+
+
+def _dataset(n_batches=4, batch=16):
+    x = np.concatenate([_real_batch(batch, s) for s in range(n_batches)])
+    return tf.data.Dataset.from_tensor_slices(x).batch(batch, drop_remainder=True).repeat()
+
+
+def test_default_schedule_is_the_authors():
+    s = CriticSchedule()
+    counts = {step: int(s.count(tf.constant(step, tf.int64))) for step in
+              (0, 1, 24, 25, 26, 499, 500, 501, 1000, 1001)}
+    assert counts == {0: 100, 1: 100, 24: 100, 25: 5, 26: 5, 499: 5, 500: 100, 501: 5,
+                      1000: 100, 1001: 5}
+
+
+def test_critic_update_count_follows_schedule():
+    schedule = CriticSchedule(steps=2, warmup_steps=7, warmup_until=3, warmup_every=5)
+    t = _trainer(schedule=schedule)
+    t.fit(_dataset(), epochs=1, steps_per_epoch=6, verbose=0)
+    # steps 0,1,2 warm-up (7 each), 3,4 normal (2 each), step 5 is a multiple of 5 (7).
+    assert int(t.d_optimizer.iterations.numpy()) == 7 * 3 + 2 * 2 + 7
+    assert int(t.g_optimizer.iterations.numpy()) == 6
+    assert int(t.generator_step.numpy()) == 6
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+@pytest.mark.parametrize("objective", ["gan", "wgan", "wgan-gp"])
+@pytest.mark.parametrize("neuron", ["dbn", "sbn", "real"])
+def test_every_combination_trains_and_critic_improves(arch, objective, neuron):
+    t = _trainer(arch, neuron, objective)
+    real = tf.constant(_real_batch())
+    z = tf.random.normal((16, networks.LATENT_DIM), seed=3)
+
+    @tf.function
+    def critic_loss():
+        fake = t.generator(z, training=True)["samples"]
+        return t.critic_loss(real, fake)[0]
+
+    @tf.function
+    def critic_updates(n):
+        for _ in tf.range(n):
+            t.critic_update(real, z)
+
+    before = float(critic_loss())
+    critic_updates(tf.constant(30))
+    after = float(critic_loss())
+    assert np.isfinite(before) and np.isfinite(after)
+    assert after < before - 1e-3, (before, after)
+
+    history = t.fit(_dataset(), epochs=1, steps_per_epoch=3, verbose=0).history
+    for name, values in history.items():
+        assert np.all(np.isfinite(values)), name
+    expected = {"d_loss", "g_loss", *t.critic_metric_names}
+    assert set(history) == expected
+
+
+def test_wgan_weights_stay_inside_the_clip():
+    t = _trainer(objective="wgan")
+    t.fit(_dataset(), epochs=1, steps_per_epoch=4, verbose=0)
+    biggest = max(float(np.abs(v.numpy()).max()) for v in t.discriminator.trainable_variables)
+    assert biggest <= 0.01 + 1e-7
+    assert biggest > 0.009  # clipping is active, not vacuous
+
+
+def test_gradient_penalty_matches_hand_computation_for_a_linear_critic():
+    # D(x) = w . x + b has gradient w everywhere, so GP = (sqrt(1e-8 + |w|^2) - 1)^2 for any
+    # interpolation weight.
+    t = _trainer(objective="wgan-gp")
+    w = np.random.default_rng(4).normal(scale=0.05, size=(784, 1)).astype(np.float32)
+    linear = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                               keras.layers.Dense(1)])
+    linear.layers[-1].set_weights([w, np.array([0.3], np.float32)])
+    t.discriminator = linear
+    gp = float(t.gradient_penalty(tf.constant(_real_batch(8, 1)), tf.constant(_real_batch(8, 2))))
+    expected = (np.sqrt(1e-8 + np.sum(w.astype(np.float64) ** 2)) - 1.0) ** 2
+    assert gp == pytest.approx(expected, rel=1e-5)
+
+
+def test_gradient_penalty_uses_uniform_per_sample_interpolation(monkeypatch):
+    # D(x) = 0.5 * |x|^2 has gradient x_hat = e*real + (1-e)*fake; with known e the penalty is
+    # computable by hand.
+    t = _trainer(objective="wgan-gp")
+    t.discriminator = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Lambda(lambda x: 0.5 * tf.reduce_sum(tf.square(x), axis=[1, 2, 3])[:, None])])
+    eps = np.array([0.0, 0.25, 1.0], np.float32).reshape(3, 1, 1, 1)
+    monkeypatch.setattr(objectives.keras.random, "uniform",
+                        lambda shape, **kw: tf.constant(eps))
+    real, fake = _real_batch(3, 5), _real_batch(3, 6)
+    x_hat = eps * real + (1 - eps) * fake
+    norms = np.sqrt(1e-8 + np.sum(x_hat.astype(np.float64) ** 2, axis=(1, 2, 3)))
+    gp = float(t.gradient_penalty(tf.constant(real), tf.constant(fake)))
+    assert gp == pytest.approx(np.mean((norms - 1) ** 2), rel=1e-5)
+
+
+def test_fixed_seed_gives_identical_first_losses():
+    runs = [_trainer(seed=42).fit(_dataset(), epochs=1, steps_per_epoch=2, verbose=0).history
+            for _ in range(2)]
+    other = _trainer(seed=43).fit(_dataset(), epochs=1, steps_per_epoch=2, verbose=0).history
+    assert runs[0] == runs[1]
+    assert runs[0]["d_loss"] != other["d_loss"]
+
+
+def test_code_mode_rmsprop_accumulator_starts_at_one():
+    t = _trainer(objective="wgan", bn_mode="code")
+    assert isinstance(t.d_optimizer, objectives.TF1RMSprop)
+    assert all(np.all(v.numpy() == 1.0) for v in t.d_optimizer._velocities)
+    assert isinstance(_trainer(objective="wgan").d_optimizer, keras.optimizers.RMSprop)
+
+
+def test_generator_update_changes_only_the_generator():
+    t = _trainer()
+    d_before = [v.numpy().copy() for v in t.discriminator.trainable_variables]
+    g_before = [v.numpy().copy() for v in t.generator.trainable_variables]
+    t.generator_update(tf.random.normal((16, networks.LATENT_DIM), seed=1))
+    assert all(np.array_equal(a, v.numpy())
+               for a, v in zip(d_before, t.discriminator.trainable_variables))
+    assert any(not np.array_equal(a, v.numpy())
+               for a, v in zip(g_before, t.generator.trainable_variables))
