@@ -67,6 +67,13 @@ class SampleGrids(keras.callbacks.Callback):
         sample_grids.save_preactivated_grid(os.path.join(self.sample_dir, f"{tag}_preactivated.png"),
                                      pre, f"preactivated outputs, generator step {step}")
         self._last_written = step
+        # A number to watch besides the pictures: the data's pixel density is 0.19.
+        stats = os.path.join(self.sample_dir, "sample_stats.csv")
+        new = not os.path.exists(stats)
+        with open(stats, "a") as f:
+            if new:
+                f.write("generator_step,tag,sample_density,mean_preactivated\n")
+            f.write(f"{step},{tag},{samples.mean():.5f},{pre.mean():.5f}\n")
 
     def on_train_begin(self, logs=None):
         step = _step(self.model)

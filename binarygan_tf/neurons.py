@@ -64,6 +64,16 @@ class OutputNeuron(keras.layers.Layer):
             logits = tf.convert_to_tensor(self.slope) * logits
         return tf.sigmoid(logits)
 
+    def redraw(self, samples, preactivated):
+        """A fresh output for the same preactivated values, without gradient.
+
+        The trainer computes G(z) once per generator step and lets every critic update reuse
+        it (G and z do not change during the critic loop). Deterministic neurons would give
+        the same samples again; the SBN overrides this to draw new noise, as each
+        `sess.run(d_step)` in the authors' code does.
+        """
+        return samples
+
     def compute_output_shape(self, input_shape):
         return input_shape, input_shape
 
@@ -98,8 +108,14 @@ class StochasticBinaryNeuron(OutputNeuron):
 
     def call(self, logits):
         p = self.preactivate(logits)
+        return self._sample(p), p
+
+    def _sample(self, p):
         noise = keras.random.uniform(tf.shape(p), dtype="float32", seed=self.seed_generator)
-        return straight_through_threshold(p, noise), p
+        return straight_through_threshold(p, noise)
+
+    def redraw(self, samples, preactivated):
+        return tf.stop_gradient(self._sample(preactivated))
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}

@@ -27,8 +27,7 @@ def tile(images, grid=GRID):
 
 def save_sample_grid(path, images, title):
     fig, ax = plt.subplots(figsize=(4, 4.3), dpi=100)
-    cmap = plt.get_cmap("gray_r").copy()
-    cmap.set_bad("#d0d0d0")
+    cmap = plt.get_cmap("gray_r").with_extremes(bad="#d0d0d0")
     ax.imshow(tile(images), cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_title(title, fontsize=9)
     ax.axis("off")
@@ -39,8 +38,7 @@ def save_sample_grid(path, images, title):
 
 def save_preactivated_grid(path, values, title):
     fig, ax = plt.subplots(figsize=(4.6, 4.3), dpi=100)
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad("white")
+    cmap = plt.get_cmap("viridis").with_extremes(bad="white")
     im = ax.imshow(tile(values), cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, ticks=[0, 0.25, 0.5, 0.75, 1])
     ax.set_title(title, fontsize=9)

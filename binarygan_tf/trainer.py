@@ -51,8 +51,9 @@ class AdversarialTrainer(keras.Model):
     critic_metric_names = ()
 
     def __init__(self, generator, discriminator, schedule=CriticSchedule(), seed=None,
-                 **kwargs):
+                 share_generator_forward=True, **kwargs):
         super().__init__(**kwargs)
+        self.share_generator_forward = share_generator_forward
         self.generator = generator
         self.discriminator = discriminator
         self.schedule = schedule
@@ -88,18 +89,14 @@ class AdversarialTrainer(keras.Model):
     def train_step(self, real):
         real = tf.cast(real, tf.float32)
         z = keras.random.normal((tf.shape(real)[0], LATENT_DIM), seed=self.latent_seed)
-
-        def critic_body(i, d_loss, extras):
-            d_loss, extras = self.critic_update(real, z)
-            return i + 1, d_loss, extras
-
-        zero = tf.constant(0.0, tf.float32)
-        _, d_loss, extras = tf.while_loop(
-            lambda i, *_: i < self.schedule.count(self.generator_step),
-            critic_body,
-            (tf.constant(0, tf.int32), zero, {n: zero for n in self.critic_metric_names}))
-
-        g_loss = self.generator_update(z)
+        g_vars = self.generator.trainable_variables
+        with tf.GradientTape() as g_tape:
+            generated = self.generator(z, training=True)
+            with g_tape.stop_recording():
+                d_loss, extras = self.critic_loop(real, z, generated)
+            g_loss = self.generator_loss(self.discriminator(generated["samples"], training=True))
+            scaled = self.g_optimizer.scale_loss(g_loss)
+        self.g_optimizer.apply(g_tape.gradient(scaled, g_vars), g_vars)
         self.generator_step.assign_add(1)
 
         self.d_loss_tracker.update_state(d_loss)
@@ -108,9 +105,37 @@ class AdversarialTrainer(keras.Model):
             self.extra_trackers[name].update_state(value)
         return {m.name: m.result() for m in self.metrics}
 
-    def critic_update(self, real, z):
-        # G runs in training mode (batch statistics) but gets no gradient here.
-        fake = tf.stop_gradient(self.generator(z, training=True)["samples"])
+    def critic_loop(self, real, z, generated):
+        """`n_critic` critic updates on one real batch and one z, as a `tf.while_loop`.
+
+        With `share_generator_forward` (the default) the critic updates reuse the generator
+        output computed once for this step, which the generator update then differentiates:
+        G and z do not change during the critic loop, so for deterministic outputs this is
+        the same computation with 1 generator forward instead of n_critic + 1 (the only
+        difference: paper-mode batch norm updates its moving averages once per step, not
+        n_critic + 1 times; they do not enter training). An SBN redraws its noise for each
+        critic update, as the authors' code does. `share_generator_forward=False` recomputes
+        G(z) in every critic update, like the authors' graph.
+        """
+        neuron = output_neuron(self.generator)
+
+        def critic_body(i, d_loss, extras):
+            if self.share_generator_forward:
+                fake = neuron.redraw(tf.stop_gradient(generated["samples"]),
+                                     tf.stop_gradient(generated["preactivated"]))
+            else:
+                fake = tf.stop_gradient(self.generator(z, training=True)["samples"])
+            d_loss, extras = self.critic_update(real, fake)
+            return i + 1, d_loss, extras
+
+        zero = tf.constant(0.0, tf.float32)
+        _, d_loss, extras = tf.while_loop(
+            lambda i, *_: i < self.schedule.count(self.generator_step),
+            critic_body,
+            (tf.constant(0, tf.int32), zero, {n: zero for n in self.critic_metric_names}))
+        return d_loss, extras
+
+    def critic_update(self, real, fake):
         d_vars = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
             loss, extras = self.critic_loss(real, fake)
@@ -119,6 +144,7 @@ class AdversarialTrainer(keras.Model):
         return tf.cast(loss, tf.float32), {k: tf.cast(v, tf.float32) for k, v in extras.items()}
 
     def generator_update(self, z):
+        """A lone generator update (tests and tools; `train_step` fuses it with the loop)."""
         g_vars = self.generator.trainable_variables
         with tf.GradientTape() as tape:
             fake = self.generator(z, training=True)["samples"]

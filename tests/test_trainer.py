@@ -69,7 +69,7 @@ def test_every_combination_trains_and_critic_improves(arch, objective, neuron):
     @tf.function
     def critic_updates(n):
         for _ in tf.range(n):
-            t.critic_update(real, z)
+            t.critic_update(real, tf.stop_gradient(t.generator(z, training=True)["samples"]))
 
     before = float(critic_loss())
     critic_updates(tf.constant(30))
@@ -147,3 +147,35 @@ def test_generator_update_changes_only_the_generator():
                for a, v in zip(d_before, t.discriminator.trainable_variables))
     assert any(not np.array_equal(a, v.numpy())
                for a, v in zip(g_before, t.generator.trainable_variables))
+
+
+@pytest.mark.parametrize("objective", ["wgan-gp", "gan"])
+@pytest.mark.parametrize("neuron", ["dbn", "real"])
+def test_sharing_the_generator_forward_computes_the_same_step(objective, neuron):
+    """One G forward per generator step gives the same weights as recomputing G(z) for every
+    critic update (deterministic outputs; float tolerance)."""
+    trainers = []
+    for share in (True, False):
+        t = _trainer(neuron=neuron, objective=objective, seed=7)
+        t.share_generator_forward = share
+        t.fit(_dataset(), epochs=1, steps_per_epoch=3, verbose=0)
+        trainers.append(t)
+    for model in ("generator", "discriminator"):
+        a = getattr(trainers[0], model).trainable_weights
+        b = getattr(trainers[1], model).trainable_weights
+        for va, vb in zip(a, b):
+            np.testing.assert_allclose(va.numpy(), vb.numpy(), rtol=1e-4, atol=1e-6,
+                                       err_msg=f"{model}/{va.path}")
+
+
+def test_sbn_redraws_noise_for_each_critic_update():
+    t = _trainer(neuron="sbn")
+    neuron = networks.output_neuron(t.generator)
+    out = t.generator(tf.zeros((4, networks.LATENT_DIM)), training=True)
+    a = neuron.redraw(out["samples"], out["preactivated"]).numpy()
+    b = neuron.redraw(out["samples"], out["preactivated"]).numpy()
+    assert not np.array_equal(a, b)
+    dbn = _trainer(neuron="dbn")
+    out = dbn.generator(tf.zeros((4, networks.LATENT_DIM)), training=True)
+    same = networks.output_neuron(dbn.generator).redraw(out["samples"], out["preactivated"])
+    np.testing.assert_array_equal(same.numpy(), out["samples"].numpy())

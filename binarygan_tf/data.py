@@ -1,0 +1,163 @@
+"""Binarized MNIST, from TFDS or straight from the four IDX files, as a resumable tf.data stream.
+
+The authors train on MNIST train + test merged (70,000 images), binarized as `pixel > 0`
+(`training_data/load_mnist_to_sa.py --merge --binary`), and draw each epoch as a fresh
+permutation cut into 70,000 // 64 = 1,093 batches with the remainder dropped
+(`bgan/mnist/models.py`: `np.random.choice(len(x), (num_batch, 64), replace=False)`).
+
+Resumability is designed in: epoch `e`'s order depends only on `(seed, e)` (a stateless
+shuffle), so batch number `b` of the whole run is always the same batch, and a run resumed at
+generator step `s` simply starts the stream at batch `s` (one batch per generator step). No
+iterator state has to be checkpointed.
+"""
+
+import gzip
+import os
+import struct
+import zlib
+
+import numpy as np
+import tensorflow as tf
+
+from binarygan_tf.errors import DataError, UserError
+
+ENV_VAR = "BINARYGAN_MNIST_DIR"
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049  # IDX: 0x00000803 (ubyte, 3 dims), 0x00000801 (1 dim)
+_ALL_FILES = ", ".join(name for pair in MNIST_FILES.values() for name in pair)
+_HOW_TO_FIX = (f"Pass --mnist_dir DIR (or set {ENV_VAR}) pointing at a folder with the four "
+               f"MNIST IDX files ({_ALL_FILES}; .gz or uncompressed).")
+
+
+def resolve_mnist_dir(mnist_dir=None):
+    """The --mnist_dir flag, else $BINARYGAN_MNIST_DIR, else None (meaning TFDS)."""
+    return mnist_dir or os.environ.get(ENV_VAR) or None
+
+
+def find_idx_file(mnist_dir, filename):
+    """Path of `filename` (the .gz name) in `mnist_dir`, accepting the uncompressed twin."""
+    if not os.path.isdir(mnist_dir):
+        raise DataError(f"MNIST folder {mnist_dir} does not exist. {_HOW_TO_FIX}")
+    if not os.listdir(mnist_dir):
+        raise DataError(f"MNIST folder {mnist_dir} is empty. {_HOW_TO_FIX}")
+    raw = filename[:-3] if filename.endswith(".gz") else filename
+    for candidate in (filename, raw):
+        path = os.path.join(mnist_dir, candidate)
+        if os.path.isfile(path):
+            return path
+    raise DataError(f"{os.path.join(mnist_dir, filename)} is missing. {_HOW_TO_FIX}")
+
+
+def read_idx(path):
+    """An IDX file (gzipped or raw) as a uint8 array shaped by its header, validated."""
+    if not os.path.isfile(path):
+        raise DataError(f"{path} does not exist. {_HOW_TO_FIX}")
+    try:
+        if path.endswith(".gz"):
+            with gzip.open(path, "rb") as f:
+                content = f.read()
+        else:
+            with open(path, "rb") as f:
+                content = f.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as e:
+        raise DataError(f"{path} is not a readable gzip file ({e}); it may be truncated. "
+                        f"Download it again.") from None
+    if len(content) < 8:
+        raise DataError(f"{path} is too short to be an IDX file ({len(content)} bytes).")
+    magic, count = struct.unpack(">II", content[:8])
+    if magic == IMAGE_MAGIC:
+        if len(content) < 16:
+            raise DataError(f"{path}: IDX image header is truncated.")
+        rows, cols = struct.unpack(">II", content[8:16])
+        shape, offset = (count, rows, cols), 16
+        if (rows, cols) != (28, 28):
+            raise DataError(f"{path} holds {rows}x{cols} images; MNIST images are 28x28.")
+    elif magic == LABEL_MAGIC:
+        shape, offset = (count,), 8
+    else:
+        raise DataError(f"{path} has IDX magic number {magic}, expected {IMAGE_MAGIC} "
+                        f"(images) or {LABEL_MAGIC} (labels): not an MNIST IDX file.")
+    expected = int(np.prod(shape))
+    payload = len(content) - offset
+    if payload != expected:
+        raise DataError(f"{path} header promises {expected} bytes of data for shape {shape} "
+                        f"but holds {payload}: the file is truncated or corrupt.")
+    return np.frombuffer(content, np.uint8, offset=offset).reshape(shape)
+
+
+def _load_tfds(split, tfds_data_dir):
+    try:
+        import tensorflow_datasets as tfds
+
+        images, labels = tfds.as_numpy(tfds.load("mnist", split=split, data_dir=tfds_data_dir,
+                                                 batch_size=-1, as_supervised=True))
+    except Exception as e:  # any failure: no network, no cache, broken install
+        raise DataError(
+            f"TFDS could not load MNIST ({type(e).__name__}: {str(e)[:200]}). This machine "
+            f"probably cannot download it. {_HOW_TO_FIX} Or download it with TFDS on a "
+            f"connected machine and pass its folder as --tfds_data_dir.") from None
+    return np.asarray(images, np.uint8), np.asarray(labels, np.int64)
+
+
+def load_mnist_split(split, mnist_dir=None, tfds_data_dir=None):
+    """(images uint8 [N,28,28,1] in 0..255, labels int64 [N]) of MNIST's `split`."""
+    if split not in MNIST_FILES:
+        raise UserError(f"unknown MNIST split {split!r}; expected 'train' or 'test'.")
+    mnist_dir = resolve_mnist_dir(mnist_dir)
+    if mnist_dir is None:
+        return _load_tfds(split, tfds_data_dir)
+    image_file, label_file = (find_idx_file(mnist_dir, name) for name in MNIST_FILES[split])
+    images, labels = read_idx(image_file), read_idx(label_file)
+    if images.ndim != 3:
+        raise DataError(f"{image_file} holds labels, not images.")
+    if labels.ndim != 1:
+        raise DataError(f"{label_file} holds images, not labels.")
+    if len(images) != len(labels):
+        raise DataError(f"{image_file} has {len(images)} images but {label_file} has "
+                        f"{len(labels)} labels; the files do not belong together.")
+    if len(images) == 0:
+        raise DataError(f"{image_file} holds no images.")
+    return images[..., None], labels.astype(np.int64)
+
+
+def binarize(images):
+    """1 where a pixel is non-zero (paper Sec. 4.1; code load_mnist_to_sa.py `trX > 0`)."""
+    return (np.asarray(images) > 0).astype(np.uint8)
+
+
+def load_training_images(mnist_dir=None, tfds_data_dir=None):
+    """The authors' training set: train then test images, binarized, uint8 [70000,28,28,1]."""
+    parts = [load_mnist_split(split, mnist_dir, tfds_data_dir)[0] for split in ("train", "test")]
+    return binarize(np.concatenate(parts))
+
+
+def steps_per_epoch(num_images, batch_size):
+    steps = num_images // batch_size
+    if steps == 0:
+        raise UserError(f"the data set has {num_images} images, fewer than one batch of "
+                        f"{batch_size}; lower --batch_size.")
+    return steps
+
+
+def make_training_dataset(images, batch_size, seed, start_step=0):
+    """Infinite float32 batches [batch_size,28,28,1]; batch `b` = batch `b % spe` of epoch
+    `b // spe`, each epoch a permutation fixed by (seed, epoch). Starts at `start_step`."""
+    images = tf.constant(np.asarray(images, np.uint8))
+    n = int(images.shape[0])
+    spe = steps_per_epoch(n, batch_size)
+    start_epoch, offset = divmod(int(start_step), spe)
+
+    def epoch_batches(epoch):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        return tf.data.Dataset.from_tensor_slices(order[: spe * batch_size]).batch(
+            batch_size, drop_remainder=True)
+
+    ds = tf.data.Dataset.range(start_epoch, np.iinfo(np.int64).max).flat_map(epoch_batches)
+    ds = ds.skip(offset)
+    ds = ds.map(lambda idx: tf.cast(tf.gather(images, idx), tf.float32),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,44 @@
+"""Tiny stand-ins for MNIST, written in the real IDX format, for tests that run offline."""
+
+import gzip
+import os
+import struct
+
+import numpy as np
+
+IDX_NAMES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+
+
+def fake_digits(n, seed=0):
+    """[n, 28, 28] uint8 images: a thick bar whose position encodes the label (0..9)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, size=n)
+    images = np.zeros((n, 28, 28), np.uint8)
+    for i, label in enumerate(labels):
+        top = 2 + 2 * int(label)
+        images[i, top:top + 5, 6:22] = rng.integers(1, 256, size=(5, 16))
+    return images, labels.astype(np.uint8)
+
+
+def write_idx_images(path, images):
+    header = struct.pack(">IIII", 2051, len(images), 28, 28)
+    with gzip.open(path, "wb") as f:
+        f.write(header + np.ascontiguousarray(images, np.uint8).tobytes())
+
+
+def write_idx_labels(path, labels):
+    with gzip.open(path, "wb") as f:
+        f.write(struct.pack(">II", 2049, len(labels)) + np.asarray(labels, np.uint8).tobytes())
+
+
+def write_fake_mnist(directory, n_train=96, n_test=32, seed=0):
+    """The four MNIST IDX files with tiny fake contents; returns the directory."""
+    os.makedirs(directory, exist_ok=True)
+    for split, n, s in (("train", n_train, seed), ("test", n_test, seed + 1)):
+        images, labels = fake_digits(n, s)
+        write_idx_images(os.path.join(directory, IDX_NAMES[split][0]), images)
+        write_idx_labels(os.path.join(directory, IDX_NAMES[split][1]), labels)
+    return str(directory)
