@@ -9,7 +9,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app, flags  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
 
 from binarygan_tf import flag_defs  # noqa: E402
 
@@ -22,6 +22,7 @@ def main(argv):
         print(f"error: unexpected arguments {argv[1:]}; flags look like --name=value.",
               file=sys.stderr)
         return 2
+    logging.set_verbosity(logging.WARNING)  # TF's INFO lines (checkpoint sharding...) are noise
     from binarygan_tf import train_lib
     from binarygan_tf.errors import TrainingFailed, UserError
 

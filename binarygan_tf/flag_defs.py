@@ -15,6 +15,7 @@ NEURONS = ("dbn", "sbn", "real")
 OBJECTIVES = ("gan", "wgan", "wgan-gp")
 ARCHS = ("mlp", "cnn")
 BN_MODES = ("paper", "code")
+PROGRESS_MODES = ("bar", "line", "off")
 
 
 def define_data_flags():
@@ -74,6 +75,9 @@ def define_train_flags():
                          "Write sample grids every n generator steps, plus steps 100 and 200 "
                          "(code: counter % 500 == 0 or counter < 300 and counter % 100 == 0).")
     flags.DEFINE_boolean("tensorboard", True, "Write TensorBoard logs to RUN_DIR/logs.")
+    flags.DEFINE_enum("progress", "bar", PROGRESS_MODES,
+                      "Keras progress output: a live bar, one line per epoch (for log files), "
+                      "or none.")
 
 
 def define_evaluate_flags():

@@ -1,6 +1,6 @@
 """Sample grids written during training (evaluation figures live in `plots.py`).
 
-Binary samples are drawn black on white like the paper's Fig. 1/3; preactivated outputs use a
+Binary samples are drawn white on black like the authors' published figures; preactivated outputs use a
 perceptual colour map with a colour bar so the 0.5 threshold region can be read off.
 """
 
@@ -27,7 +27,7 @@ def tile(images, grid=GRID):
 
 def save_sample_grid(path, images, title):
     fig, ax = plt.subplots(figsize=(4, 4.3), dpi=100)
-    cmap = plt.get_cmap("gray_r").with_extremes(bad="#d0d0d0")
+    cmap = plt.get_cmap("gray").with_extremes(bad="#808080")
     ax.imshow(tile(images), cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_title(title, fontsize=9)
     ax.axis("off")

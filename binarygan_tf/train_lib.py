@@ -29,7 +29,7 @@ from binarygan_tf.errors import TrainingFailed, UserError
 from binarygan_tf.trainer import CriticSchedule
 
 # Defaults that a measurement settles (docs/authors_code.md, docs/performance.md).
-DEFAULT_BN_MODE = "paper"
+DEFAULT_BN_MODE = "code"  # measured: docs/authors_code.md "Which default"
 DEFAULT_JIT_COMPILE = False
 DEFAULT_STEPS_PER_EXECUTION = 1
 
@@ -59,7 +59,7 @@ class TrainConfig:
     mixed_precision: str = "off"
     sample_every: int = 500
     tensorboard: bool = True
-    verbose: int | str = "auto"
+    progress: str = "bar"
 
     @classmethod
     def from_flags(cls, flag_values):
@@ -103,8 +103,8 @@ class TrainConfig:
     def validate(self):
         """Raise UserError naming the first bad setting and how to fix it."""
         choices = dict(neuron=flag_defs.NEURONS, objective=flag_defs.OBJECTIVES,
-                       arch=flag_defs.ARCHS, mixed_precision=("off", "mixed_float16",
-                                                              "mixed_bfloat16"))
+                       arch=flag_defs.ARCHS, progress=flag_defs.PROGRESS_MODES,
+                       mixed_precision=("off", "mixed_float16", "mixed_bfloat16"))
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise UserError(f"--{name}={getattr(self, name)!r} is not one of "
@@ -274,8 +274,9 @@ def run_training(config, log=print):
     for initial_epoch, epochs, steps in plan_segments(step, total, spe):
         dataset = data.make_training_dataset(images, config.batch_size, config.seed,
                                              start_step=int(trainer.generator_step.numpy()))
-        h = trainer.fit(dataset, initial_epoch=initial_epoch, epochs=epochs,
-                        steps_per_epoch=steps, callbacks=callbacks, verbose=config.verbose)
+        h = trainer.fit(dataset, initial_epoch=initial_epoch, epochs=epochs, shuffle=False,
+                        steps_per_epoch=steps, callbacks=callbacks,
+                        verbose={"bar": 1, "line": 2, "off": 0}[config.progress])
         for k, v in h.history.items():
             history.setdefault(k, []).extend(v)
         if guard.failed_step is not None or stopper.received:

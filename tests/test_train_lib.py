@@ -24,7 +24,7 @@ def tiny_config(tmp_path, **overrides):
         write_fake_mnist(mnist)
     base = dict(mnist_dir=str(mnist), out_dir=str(tmp_path / "run"), batch_size=16, epochs=2,
                 critic_steps=1, critic_warmup_steps=2, critic_warmup_until=1,
-                critic_warmup_every=1000, sample_every=5, tensorboard=False, verbose=0, seed=1)
+                critic_warmup_every=1000, sample_every=5, tensorboard=False, progress="off", seed=1)
     base.update(overrides)
     return train_lib.TrainConfig(**base)
 

@@ -1,0 +1,211 @@
+"""A user never loses a run to a typo, a kill or a NaN, and never sees a traceback for their
+own mistake. Each test here backs one line of docs/robustness.md."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from binarygan_tf import export, objectives, train_lib
+from binarygan_tf.errors import TrainingFailed, UserError
+from tests.helpers import write_fake_mnist
+from tests.test_train_lib import tiny_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(args, cwd, timeout=300):
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), *args], cwd=cwd,
+                          capture_output=True, text=True, env=env, timeout=timeout)
+
+
+# ------------------------------------------------------------------ bad flags and data
+BAD_ARGS = [
+    (["--neuron=xbn"], "neuron"),
+    (["--objective=lsgan"], "objective"),
+    (["--arch=rnn"], "arch"),
+    (["--batch_size=0"], "batch_size"),
+    (["--epochs=-1"], "epochs"),
+    (["--slope_annealing_rate=-1.1"], "slope_annealing_rate"),
+    (["--resume"], "no checkpoint"),
+    (["--bogus_flag=1"], "bogus_flag"),
+]
+
+
+@pytest.mark.parametrize("args,needle", BAD_ARGS)
+def test_bad_flags_give_one_line_and_exit_2_and_write_nothing(tmp_path, args, needle):
+    mnist = write_fake_mnist(tmp_path / "mnist")
+    out = tmp_path / "run"
+    proc = run_cli([*args, f"--mnist_dir={mnist}", f"--out_dir={out}"], cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and needle in lines[0], proc.stderr[-2000:]
+    assert not out.exists()
+
+
+def test_mnist_dir_missing_a_file_names_it(tmp_path):
+    mnist = write_fake_mnist(tmp_path / "mnist")
+    os.remove(os.path.join(mnist, "t10k-labels-idx1-ubyte.gz"))
+    proc = run_cli([f"--mnist_dir={mnist}", f"--out_dir={tmp_path / 'run'}"], cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "t10k-labels-idx1-ubyte.gz" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_unwritable_output_fails_before_training(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(UserError, match="cannot write"):
+        train_lib.run_training(tiny_config(tmp_path, out_dir=str(blocker / "run")),
+                               log=lambda *_: None)
+
+
+# ------------------------------------------------------------------ interruption
+def _long_cli_args(tmp_path, out):
+    # 640 + 160 images / 16 = 50 steps per epoch; 4 epochs.
+    mnist = tmp_path / "mnist_big"
+    if not mnist.exists():
+        write_fake_mnist(mnist, n_train=640, n_test=160)
+    return [f"--mnist_dir={mnist}", f"--out_dir={out}", "--batch_size=16", "--epochs=4",
+            "--critic_steps=2", "--critic_warmup_steps=3", "--critic_warmup_until=1",
+            "--critic_warmup_every=1000", "--sample_every=1000", "--notensorboard",
+            "--progress=off", "--seed=3"]
+
+
+def _wait_for(predicate, timeout=240):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _checkpoint_step(run_dir):
+    path = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+    return None if path is None else int(path.rsplit("-", 1)[1])
+
+
+def _final_generator_weights(run_dir):
+    loaded = tf.saved_model.load(os.path.join(run_dir, "generator"))
+    return sorted((v.name, v.numpy()) for v in loaded.variables)
+
+
+def _start(args, cwd):
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen([sys.executable, os.path.join(ROOT, "train.py"), *args], cwd=cwd,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("straight")
+    out = tmp / "run"
+    proc = run_cli(_long_cli_args(tmp, out), cwd=tmp)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return str(out)
+
+
+def _assert_same_final_state(resumed_dir, straight_dir):
+    import json
+    meta = [json.load(open(os.path.join(d, "generator", "binarygan.json")))
+            for d in (resumed_dir, straight_dir)]
+    assert meta[0]["generator_step"] == meta[1]["generator_step"] == 200
+    assert meta[0]["slope"] == pytest.approx(meta[1]["slope"]) == pytest.approx(1.1 ** 4)
+    # Same seed, same data order, restored optimizer and RNG states: on CPU the runs are the
+    # same computation, so the weights agree to float32 round-off (1e-5 allows for oneDNN
+    # choosing another reduction order after a restart; in practice they are identical).
+    for (na, a), (nb, b) in zip(_final_generator_weights(resumed_dir),
+                                _final_generator_weights(straight_dir)):
+        assert na == nb
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5, err_msg=na)
+
+
+def test_sigint_checkpoints_then_resume_matches_uninterrupted(tmp_path, uninterrupted):
+    out = tmp_path / "run"
+    proc = _start(_long_cli_args(tmp_path, out), tmp_path)
+    assert _wait_for(lambda: _checkpoint_step(str(out)) is not None)  # epoch 1 done
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-3000:]
+    assert "Traceback" not in stderr
+    stopped_at = _checkpoint_step(str(out))
+    assert stopped_at is not None and stopped_at > 50  # a mid-run checkpoint, not epoch 1's
+    assert not (out / "generator").exists()
+    resumed = run_cli([*_long_cli_args(tmp_path, out), "--resume"], cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    _assert_same_final_state(str(out), uninterrupted)
+
+
+def test_sigkill_keeps_last_checkpoint_and_resume_matches(tmp_path, uninterrupted):
+    out = tmp_path / "run"
+    proc = _start(_long_cli_args(tmp_path, out), tmp_path)
+    assert _wait_for(lambda: _checkpoint_step(str(out)) is not None)
+    time.sleep(0.3)
+    proc.kill()
+    proc.communicate(timeout=60)
+    step = _checkpoint_step(str(out))
+    assert step is not None and step % 50 == 0  # an epoch-end checkpoint, intact
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(out / "checkpoints")))
+    assert reader.get_tensor("generator_step/.ATTRIBUTES/VARIABLE_VALUE") == step
+    resumed = run_cli([*_long_cli_args(tmp_path, out), "--resume"], cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    _assert_same_final_state(str(out), uninterrupted)
+
+
+# ------------------------------------------------------------------ numerical faults
+def test_nan_stops_with_step_keeps_checkpoint_and_exports_nothing(tmp_path, monkeypatch):
+    original = objectives.WGANGPTrainer.gradient_penalty
+
+    def poisoned(self, real, fake):
+        gp = original(self, real, fake)
+        return tf.where(self.generator_step >= 10, tf.constant(np.nan, tf.float32), gp)
+
+    monkeypatch.setattr(objectives.WGANGPTrainer, "gradient_penalty", poisoned)
+    config = tiny_config(tmp_path, epochs=3)
+    with pytest.raises(TrainingFailed, match="step 11"):
+        train_lib.run_training(config, log=lambda *_: None)
+    run = config.run_dir
+    assert not os.path.exists(os.path.join(run, "generator"))
+    assert _checkpoint_step(run) == 8  # the epoch-1 checkpoint; nothing after the NaN
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(os.path.join(run, "checkpoints")))
+    for name in reader.get_variable_to_shape_map():
+        value = reader.get_tensor(name)
+        if np.issubdtype(np.asarray(value).dtype, np.floating):
+            assert np.all(np.isfinite(value)), name
+
+
+# ------------------------------------------------------------------ atomic export
+def test_failed_export_leaves_previous_generator_and_no_temp(tmp_path, monkeypatch):
+    config = tiny_config(tmp_path, max_steps=2)
+    result = train_lib.run_training(config, log=lambda *_: None)
+    before = sorted(os.listdir(result.generator_path))
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(export.keras.export.ExportArchive, "write_out", crash)
+    with pytest.raises(OSError):
+        train_lib.export_from_checkpoint(train_lib.TrainConfig.load(config.run_dir))
+    assert sorted(os.listdir(result.generator_path)) == before
+    assert [n for n in os.listdir(config.run_dir) if n.startswith(".generator")] == []
+    tf.saved_model.load(result.generator_path)  # still a whole SavedModel
+
+
+def test_export_after_the_fact_from_checkpoint(tmp_path):
+    config = tiny_config(tmp_path, max_steps=3)
+    result = train_lib.run_training(config, log=lambda *_: None)
+    import shutil
+    shutil.rmtree(result.generator_path)
+    assert export.main([config.run_dir]) == 0
+    fn = tf.saved_model.load(result.generator_path).signatures["serving_default"]
+    assert fn(z=tf.zeros((2, 128)))["samples"].shape == (2, 28, 28, 1)
+    assert export.main([str(tmp_path / "nowhere")]) == 2
