@@ -189,10 +189,22 @@ def test_failed_export_leaves_previous_generator_and_no_temp(tmp_path, monkeypat
     result = train_lib.run_training(config, log=lambda *_: None)
     before = sorted(os.listdir(result.generator_path))
 
-    def crash(*args, **kwargs):
-        raise OSError("disk full (simulated)")
+    real_archive = export.keras.export.ExportArchive
 
-    monkeypatch.setattr(export.keras.export.ExportArchive, "write_out", crash)
+    class CrashingArchive:
+        """Writes the SavedModel, then fails, like a disk filling up at the last file."""
+
+        def __init__(self):
+            self._archive = real_archive()
+
+        def __getattr__(self, name):
+            return getattr(self._archive, name)
+
+        def write_out(self, path, **kwargs):
+            self._archive.write_out(path, **kwargs)
+            raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(export.keras.export, "ExportArchive", CrashingArchive)
     with pytest.raises(OSError):
         train_lib.export_from_checkpoint(train_lib.TrainConfig.load(config.run_dir))
     assert sorted(os.listdir(result.generator_path)) == before
