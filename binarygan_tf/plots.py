@@ -1,0 +1,88 @@
+"""The evaluation figures: the paper's Fig. 3-7 panels and the Fig. 4 histogram, for our models.
+
+Binary images are drawn white on black like the authors' figures; preactivated outputs with a
+perceptual colour map and a colour bar, so the 0.5 threshold can be read off. The histogram
+uses a log density axis and marks the end-bin masses, as the paper's Fig. 4 does.
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from binarygan_tf import metrics  # noqa: E402
+from binarygan_tf.sample_grids import tile  # noqa: E402
+
+GRAY = plt.get_cmap("gray").with_extremes(bad="#808080")
+VIRIDIS = plt.get_cmap("viridis").with_extremes(bad="white")
+COLOURS = ("#1f2a6b", "#a02020", "#808080", "#2a8a3a", "#c07a00", "#6a3d9a", "#1f78b4",
+           "#e31a1c", "#33a02c", "#ff7f00", "#b15928")
+
+
+def _grid_axis(ax, images, title, colour_map=False):
+    image = ax.imshow(tile(np.asarray(images)[..., 0] if np.ndim(images) == 4 else images),
+                      cmap=VIRIDIS if colour_map else GRAY, vmin=0.0, vmax=1.0,
+                      interpolation="nearest")
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
+    return image
+
+
+def _save(fig, path):
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def sample_and_preactivation_grids(path, samples, preactivated, title):
+    """Paper Fig. 3 (a|b): 8x8 binary samples beside their colour-mapped preactivated outputs."""
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 4.4))
+    _grid_axis(axes[0], samples, "samples")
+    image = _grid_axis(axes[1], preactivated, "preactivated outputs", colour_map=True)
+    fig.colorbar(image, ax=axes[1], fraction=0.046, pad=0.03, ticks=[0, 0.25, 0.5, 0.75, 1])
+    fig.suptitle(title, fontsize=11)
+    return _save(fig, path)
+
+
+def real_valued_variants(path, raw, thresholded, sampled, title):
+    """Paper Fig. 5 (a-c): raw sigmoid outputs, hard-thresholded at 0.5, Bernoulli-sampled."""
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4.4))
+    image = _grid_axis(axes[0], raw, "(a) raw outputs", colour_map=True)
+    fig.colorbar(image, ax=axes[0], fraction=0.046, pad=0.03, ticks=[0, 0.5, 1])
+    _grid_axis(axes[1], thresholded, "(b) hard thresholding at 0.5")
+    _grid_axis(axes[2], sampled, "(c) Bernoulli sampling")
+    fig.suptitle(title, fontsize=11)
+    return _save(fig, path)
+
+
+def samples_side_by_side(path, grids, title):
+    """Several models' 8x8 sample grids in one row: `grids` is [(label, images)]."""
+    n = len(grids)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 4.0), squeeze=False)
+    for ax, (label, images) in zip(axes[0], grids):
+        _grid_axis(ax, images, label)
+    fig.suptitle(title, fontsize=11)
+    return _save(fig, path)
+
+
+def preactivation_histograms(path, series, title="Histogram of preactivated outputs"):
+    """Paper Fig. 4: `series` is [(label, values)], overlaid as step histograms, log density."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    for i, (label, values) in enumerate(series):
+        edges, shares = metrics.preactivation_histogram(values)
+        colour = COLOURS[i % len(COLOURS)]
+        ax.stairs(np.maximum(shares, 1e-7), edges, color=colour, linewidth=1.1, label=label)
+        for x, y, ha in ((edges[0], shares[0], "left"), (edges[-1], shares[-1], "right")):
+            if y > 0:
+                ax.annotate(f"{y:.3g}", (x, y), xytext=(4 if ha == "left" else -4, 2 + 9 * i),
+                            textcoords="offset points", color=colour, fontsize=8, ha=ha)
+    ax.set_yscale("log")
+    ax.set_ylim(1e-5, 1.5)
+    ax.set_xlim(-0.02, 1.02)
+    ax.axvline(0.5, color="black", linewidth=0.5, linestyle=":")
+    ax.set_xlabel("preactivated value")
+    ax.set_ylabel(f"share of values per bin ({metrics.HISTOGRAM_BINS} bins)")
+    ax.set_title(title, fontsize=11)
+    ax.legend(fontsize=8, loc="upper center")
+    return _save(fig, path)
