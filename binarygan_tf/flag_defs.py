@@ -95,3 +95,20 @@ def define_evaluate_flags():
     flags.DEFINE_string("cache_dir", None,
                         "Where the evaluation classifier is cached (default: env "
                         "BINARYGAN_CACHE_DIR, else ~/.cache/binarygan_tf).")
+
+
+def define_reproduce_flags():
+    """Flags of reproduce.py."""
+    define_data_flags()
+    flags.DEFINE_enum("profile", "quick", ("quick", "paper", "smoke"),
+                      "quick: 3 epochs per run (about an hour on 2 CPU cores); paper: the "
+                      "paper's 20 epochs; smoke: 2 steps per run, a pipeline check.")
+    flags.DEFINE_string("runs_dir", None, "Where the runs go (default runs/repro/PROFILE).")
+    flags.DEFINE_string("results", "docs/results.md", "The results page to write.")
+    flags.DEFINE_string("figures_dir", None,
+                        "Where the page's figures go (default: figures/results beside it).")
+    flags.DEFINE_string("cache_dir", None,
+                        "Where the evaluation classifier is cached (default: env "
+                        "BINARYGAN_CACHE_DIR, else ~/.cache/binarygan_tf).")
+    flags.DEFINE_list("only", None, "Run only these runs (names as in flags/, e.g. "
+                      "exp1_mlp_dbn,exp1_mlp_sbn); default all eleven.")

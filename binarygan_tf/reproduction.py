@@ -239,3 +239,61 @@ def train_all(profile, runs_dir, mnist_dir=None, tfds_data_dir=None, specs=RUNS,
                 f"same command to continue.")
             return "interrupted"
     return "completed"
+
+
+# ---------------------------------------------------------------- evaluation of the runs
+EVAL_DIR = "evaluation"  # inside each run directory: metrics.json and figures of that run
+
+
+def evaluate_run(spec, run_dir, yardstick, num_samples, seed=0, log=print):
+    """Metrics and figures of one finished run, cached in RUN_DIR/evaluation/ and reused while
+    the generator, the sample count, the seed and the classifier stay the same."""
+    from binarygan_tf import evaluation
+
+    out = os.path.join(run_dir, EVAL_DIR)
+    cache = os.path.join(out, "metrics.json")
+    key = {"generator_step": exported_step(run_dir), "num_samples": num_samples, "seed": seed,
+           "classifier": yardstick.classifier.info["fingerprint"], "label": spec.label}
+    generator = evaluation.load_generator(os.path.join(run_dir, "generator"), spec.label)
+    if os.path.isfile(cache):
+        with open(cache) as f:
+            stored = json.load(f)
+        if stored.get("key") == key:
+            # figures are cheap to redraw, the metrics are not: regenerate samples only
+            samples, preactivated = evaluation.generate(generator, num_samples, seed)
+            variants = evaluation.binarizations(samples, stored["result"]["real_valued"], seed)
+            return stored["result"], preactivated, variants
+    log(f"evaluating {spec.name} ({num_samples} samples)")
+    result, preactivated, variants = evaluation.evaluate_generator(
+        generator, yardstick, num_samples, seed, figure_dir=out)
+    evaluation.write_json(cache, {"key": key, "result": result})
+    return result, preactivated, variants
+
+
+def evaluate_all(profile, runs_dir, mnist_dir=None, tfds_data_dir=None, cache_dir=None,
+                 specs=RUNS, seed=0, log=print):
+    """{run name: (result, preactivated, variants)} plus the reference row and classifier."""
+    from binarygan_tf import evaluation
+
+    yardstick = evaluation.make_yardstick(mnist_dir, tfds_data_dir, cache_dir, log=log)
+    reference = evaluation.reference_row(yardstick, profile.num_samples, seed, mnist_dir,
+                                         tfds_data_dir)
+    runs = {}
+    for spec in specs:
+        run_dir = os.path.join(runs_dir, spec.name)
+        runs[spec.name] = evaluate_run(spec, run_dir, yardstick, profile.num_samples, seed,
+                                       log=log)
+    return {"reference": reference, "classifier": yardstick.classifier.info,
+            "data_density": yardstick.data_density,
+            "num_test_images": len(yardstick.test_features), "runs": runs}
+
+
+def timings(runs_dir, specs=RUNS):
+    """{run name: {wall_seconds, sessions, steps}} of the runs that have a generator."""
+    out = {}
+    for spec in specs:
+        run_dir = os.path.join(runs_dir, spec.name)
+        step = exported_step(run_dir)
+        if step is not None:
+            out[spec.name] = dict(read_timing(run_dir), steps=step)
+    return out
