@@ -13,53 +13,43 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app, flags, logging  # noqa: E402
+from absl import flags  # noqa: E402
 
-from binarygan_tf import flag_defs  # noqa: E402
+from binarygan_tf import cli, flag_defs  # noqa: E402
+from binarygan_tf.errors import UserError  # noqa: E402
 
 flag_defs.define_reproduce_flags()
 FLAGS = flags.FLAGS
 
 
-def main(argv):
-    if len(argv) > 1:
-        print(f"error: unexpected arguments {argv[1:]}; flags look like --name=value.",
-              file=sys.stderr)
-        return 2
-    logging.set_verbosity(logging.WARNING)
+def main():
     from binarygan_tf import reproduction, results_page
-    from binarygan_tf.errors import UserError
 
     profile = reproduction.PROFILES[FLAGS.profile]
     runs_dir = FLAGS.runs_dir or os.path.join("runs", "repro", profile.name)
     by_name = {s.name: s for s in reproduction.RUNS}
     unknown = [n for n in FLAGS.only or [] if n not in by_name]
     if unknown:
-        print(f"error: --only: unknown run(s) {', '.join(unknown)}; known: "
-              f"{', '.join(by_name)}.", file=sys.stderr)
-        return 2
+        raise UserError(f"--only: unknown run(s) {', '.join(unknown)}; known: "
+                        f"{', '.join(by_name)}.")
     specs = tuple(by_name[n] for n in FLAGS.only) if FLAGS.only else reproduction.RUNS
     figures_dir = FLAGS.figures_dir or os.path.join(os.path.dirname(FLAGS.results) or ".",
                                                     "figures", "results")
     command = "python reproduce.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     start = time.time()
-    try:
-        print(f"profile {profile.name}: {profile.note}; {len(specs)} runs in {runs_dir}")
-        status = reproduction.train_all(profile, runs_dir, FLAGS.mnist_dir, FLAGS.tfds_data_dir,
-                                        specs=specs)
-        if status != "completed":
-            print("interrupted: finished runs and checkpoints are kept; rerun the same command "
-                  "to continue.", file=sys.stderr)
-            return 130
-        print("evaluating the runs")
-        evals = reproduction.evaluate_all(profile, runs_dir, FLAGS.mnist_dir,
-                                          FLAGS.tfds_data_dir, FLAGS.cache_dir, specs=specs)
-        timings = reproduction.timings(runs_dir, specs)
-        verdicts = results_page.write_page(FLAGS.results, evals, specs, profile, timings,
-                                           command, figures_dir)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    print(f"profile {profile.name}: {profile.note}; {len(specs)} runs in {runs_dir}")
+    status = reproduction.train_all(profile, runs_dir, FLAGS.mnist_dir, FLAGS.tfds_data_dir,
+                                    specs=specs)
+    if status != "completed":
+        print("interrupted: finished runs and checkpoints are kept; rerun the same command "
+              "to continue.", file=sys.stderr)
+        return 130
+    print("evaluating the runs")
+    evals = reproduction.evaluate_all(profile, runs_dir, FLAGS.mnist_dir,
+                                      FLAGS.tfds_data_dir, FLAGS.cache_dir, specs=specs)
+    timings = reproduction.timings(runs_dir, specs)
+    verdicts = results_page.write_page(FLAGS.results, evals, specs, profile, timings,
+                                       command, figures_dir)
     for experiment, claim, ok, evidence in verdicts:
         print(f"  {experiment:>5}  {'holds' if ok else 'does not hold':<14} {claim}: {evidence}")
     print(f"wrote {FLAGS.results} and its figures in {figures_dir} "
@@ -67,14 +57,5 @@ def main(argv):
     return 0
 
 
-def parse_flags_or_exit(argv):
-    """absl exits with status 1 and a usage dump on a bad flag; we want one line and 2."""
-    try:
-        return FLAGS(argv)
-    except flags.Error as e:
-        print(f"error: {e}. See --helpshort for the flags.", file=sys.stderr)
-        sys.exit(2)
-
-
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags_or_exit)
+    cli.run(main)

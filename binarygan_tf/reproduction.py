@@ -10,7 +10,6 @@ run resumes from its last checkpoint, and any run can also be inspected or conti
 import dataclasses
 import json
 import os
-import time
 import types
 import typing
 
