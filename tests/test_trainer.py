@@ -179,3 +179,34 @@ def test_sbn_redraws_noise_for_each_critic_update():
     out = dbn.generator(tf.zeros((4, networks.LATENT_DIM)), training=True)
     same = networks.output_neuron(dbn.generator).redraw(out["samples"], out["preactivated"])
     np.testing.assert_array_equal(same.numpy(), out["samples"].numpy())
+
+
+@pytest.mark.parametrize("objective,bn_mode", [("wgan-gp", "code"), ("wgan-gp", "paper"),
+                                               ("wgan", "paper"), ("gan", "code")])
+def test_fused_critic_batches_compute_the_same_loss_and_gradients(objective, bn_mode):
+    """One D call on [real; fake] gives the critic loss and D gradients of two calls, where D
+    is per-sample (float tolerance: only the matmul batch size differs)."""
+    t = _trainer(objective=objective, bn_mode=bn_mode, seed=3)
+    assert t.fuse_critic_batches  # per-sample D here: fusing is on by default
+    real = tf.constant(_real_batch(16, 0), tf.float32)
+    fake = t.generator(tf.random.normal((16, networks.LATENT_DIM), seed=2))["samples"]
+    results = []
+    for fuse in (True, False):
+        t.fuse_critic_batches = fuse
+        if objective == "wgan-gp":  # the same interpolation weights both times
+            t.interpolation_seed = keras.random.SeedGenerator(11)
+        with tf.GradientTape() as tape:
+            loss, _ = t.critic_loss(real, fake)
+        grads = tape.gradient(loss, t.discriminator.trainable_variables)
+        results.append((loss.numpy(), [g.numpy() for g in grads]))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5)
+    for ga, gb in zip(results[0][1], results[1][1]):
+        np.testing.assert_allclose(ga, gb, rtol=1e-4, atol=1e-6)
+
+
+def test_batch_statistics_in_d_keep_real_and_fake_apart():
+    # GAN with the paper's batch norm in D: stacking the batches would mix their statistics.
+    assert not _trainer(objective="gan", bn_mode="paper").fuse_critic_batches
+    d = networks.build_discriminator("mlp", True, "paper")
+    assert not networks.treats_samples_independently(d)
+    assert networks.treats_samples_independently(networks.build_discriminator("mlp", True, "code"))
