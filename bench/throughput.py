@@ -87,6 +87,10 @@ def worker(args):
         source = "random"
     keras.utils.set_random_seed(0)
     trainer = train_lib.build_trainer(config)
+    for name, value in json.loads(args.trainer_overrides).items():
+        if not hasattr(trainer, name):
+            raise SystemExit(f"--trainer_overrides: the trainer has no attribute {name!r}")
+        setattr(trainer, name, value)  # before the first fit(), i.e. before tracing
     spe = config.resolved_steps_per_execution
     steps = max(spe, args.steps // spe * spe)
     warmup = max(spe, args.warmup // spe * spe)
@@ -123,6 +127,8 @@ def worker(args):
         "g_steps_per_block": steps, "warmup_g_steps": warmup, "data": source,
         "jit_compile": config.resolved_jit_compile,
         "steps_per_execution": spe, "bn_mode": config.resolved_bn_mode,
+        "fuse_critic_batches": trainer.fuse_critic_batches,
+        "share_generator_forward": trainer.share_generator_forward,
         "flops_per_g_step": step_flops, "critic_update_flops": critic_flops,
         "generator_update_flops": generator_flops,
         "achieved_gflops": round(step_flops * rate / 1e9, 1),
@@ -175,7 +181,8 @@ def _json_lines(cmd, timeout):
 def run_ours(config, args, steps):
     cmd = [sys.executable, os.path.abspath(__file__), f"--worker={config}",
            f"--steps={steps}", f"--warmup={args.warmup}", f"--repeats={args.repeats}",
-           f"--mnist_dir={args.mnist_dir}", f"--overrides={args.overrides}"]
+           f"--mnist_dir={args.mnist_dir}", f"--overrides={args.overrides}",
+           f"--trainer_overrides={args.trainer_overrides}"]
     records = _json_lines(cmd, args.timeout)
     return records[-1] if records else None
 
@@ -250,6 +257,8 @@ def main():
     ap.add_argument("--torch_python", default=os.path.expanduser("~/.venvs/torch/bin/python"))
     ap.add_argument("--overrides", default="{}",
                     help='TrainConfig settings as JSON, e.g. \'{"jit_compile": false}\'')
+    ap.add_argument("--trainer_overrides", default="{}",
+                    help='trainer attributes as JSON, e.g. \'{"fuse_critic_batches": false}\'')
     ap.add_argument("--markdown", default=None, help="write the table to this file")
     ap.add_argument("--json", default=None, help="write all records to this file")
     ap.add_argument("--timeout", type=float, default=1800)
