@@ -65,7 +65,9 @@ def define_train_flags():
         "batch norm, i.e. a learned affine; slope fixed at 1; TF1 RMSProp accumulator starting "
         "at 1). Default: see docs/authors_code.md.")
     flags.DEFINE_boolean("jit_compile", None,
-                         "Compile the training step with XLA. Default: see docs/performance.md.")
+                         "Compile the training step with XLA. Default: on for --arch=mlp (faster), "
+                         "off for --arch=cnn (XLA:CPU convolutions in the critic loop are "
+                         "~25x slower); docs/performance.md. --nojit_compile turns it off.")
     flags.DEFINE_integer("steps_per_execution", None,
                          "Generator steps per compiled call. Default: see docs/performance.md.")
     flags.DEFINE_enum("mixed_precision", "off", ("off", "mixed_float16", "mixed_bfloat16"),

@@ -30,7 +30,10 @@ from binarygan_tf.trainer import CriticSchedule
 
 # Defaults that a measurement settles (docs/authors_code.md, docs/performance.md).
 DEFAULT_BN_MODE = "code"  # measured: docs/authors_code.md "Which default"
-DEFAULT_JIT_COMPILE = False
+# XLA per architecture (docs/performance.md): it speeds up the MLP step; on the CNN, XLA:CPU
+# runs convolutions inside the critic tf.while_loop ~25x slower than outside it (and even
+# outside, slower than TensorFlow's oneDNN kernels), so the CNN stays on the default path.
+DEFAULT_JIT_COMPILE = {"mlp": True, "cnn": False}
 DEFAULT_STEPS_PER_EXECUTION = 1
 
 
@@ -94,7 +97,9 @@ class TrainConfig:
 
     @property
     def resolved_jit_compile(self):
-        return DEFAULT_JIT_COMPILE if self.jit_compile is None else self.jit_compile
+        if self.jit_compile is None:
+            return DEFAULT_JIT_COMPILE.get(self.arch, False)
+        return self.jit_compile
 
     @property
     def resolved_steps_per_execution(self):

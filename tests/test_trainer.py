@@ -210,3 +210,33 @@ def test_batch_statistics_in_d_keep_real_and_fake_apart():
     d = networks.build_discriminator("mlp", True, "paper")
     assert not networks.treats_samples_independently(d)
     assert networks.treats_samples_independently(networks.build_discriminator("mlp", True, "code"))
+
+
+def _pinned_random(shape, seed=None, dtype="float32", **kwargs):
+    """A stand-in for keras.random.{normal,uniform}: values in [0, 1) that depend only on the
+    position, computed in float64 so XLA and TensorFlow's kernels give the same numbers."""
+    n = tf.reduce_prod(shape)
+    values = tf.math.floormod(tf.cast(tf.range(1, n + 1), tf.float64) * 0.6180339887498949, 1.0)
+    return tf.cast(tf.reshape(values, shape), dtype)
+
+
+@pytest.mark.parametrize("objective", ["wgan-gp", "wgan", "gan"])
+@pytest.mark.parametrize("neuron", ["dbn", "sbn"])
+def test_xla_step_computes_what_the_default_path_computes(objective, neuron, monkeypatch):
+    """XLA (on by default for the MLP) computes the same training step: losses and weights
+    within float tolerance. XLA's random-number kernels draw other (equally distributed)
+    numbers than TensorFlow's for the same seed, so the draws are pinned here to compare the
+    arithmetic itself."""
+    monkeypatch.setattr(keras.random, "normal", _pinned_random)
+    monkeypatch.setattr(keras.random, "uniform", _pinned_random)
+    results = []
+    for jit in (False, True):
+        t = _trainer(neuron=neuron, objective=objective, seed=5, bn_mode="code")
+        t.compile(t.d_optimizer, t.g_optimizer, jit_compile=jit)
+        logs = t.fit(_dataset(), epochs=1, steps_per_epoch=1, verbose=0).history
+        results.append((logs, [v.numpy() for v in t.generator.trainable_weights
+                               + t.discriminator.trainable_weights]))
+    for key in results[0][0]:
+        np.testing.assert_allclose(results[0][0][key], results[1][0][key], rtol=1e-4, atol=1e-6)
+    for a, b in zip(results[0][1], results[1][1]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
