@@ -221,7 +221,8 @@ def write_page(path, evals, specs, profile, timings, command, figure_dir):
         "networks) is the paper's.",
         f"- Machine: {machine_description()}.",
         f"- Training wall time, all {len(timings)} runs: {reproduction.format_duration(total_wall)}"
-        " (per run below).",
+        " (per run below; the runs' own wall clock, on a machine not reserved for them: "
+        "controlled speed figures are in [performance.md](performance.md)).",
         f"- Evaluation: {profile.num_samples:,} samples per model, compared with the "
         f"{evals['num_test_images']:,} binarized MNIST test digits, in the features of a classifier with test accuracy "
         f"{clf['test_accuracy']:.4f}. Pixel density of the data: {evals['data_density']:.3f}.",
