@@ -22,6 +22,8 @@ mode), and XLA sees plain ops.
 import keras
 import tensorflow as tf
 
+from binarygan_tf import random_draws
+
 
 @tf.custom_gradient
 def straight_through_threshold(p, threshold):
@@ -111,7 +113,7 @@ class StochasticBinaryNeuron(OutputNeuron):
         return self._sample(p), p
 
     def _sample(self, p):
-        noise = keras.random.uniform(tf.shape(p), dtype="float32", seed=self.seed_generator)
+        noise = random_draws.uniform(tf.shape(p), self.seed_generator)
         return straight_through_threshold(p, noise)
 
     def redraw(self, samples, preactivated):

@@ -13,6 +13,7 @@ Epsilons are the authors' (`config.py`: `'epsilon': 1e-8`), clip value and GP we
 import keras
 import tensorflow as tf
 
+from binarygan_tf import random_draws
 from binarygan_tf.trainer import AdversarialTrainer
 
 CLIP_VALUE = 0.01  # code: config.py gan.clip_value
@@ -73,7 +74,7 @@ class WGANGPTrainer(WGANTrainer):
         return wgan_loss + GP_WEIGHT * penalty, {**extras, "gradient_penalty": penalty}
 
     def gradient_penalty(self, real, fake):
-        eps = keras.random.uniform((tf.shape(real)[0], 1, 1, 1), seed=self.interpolation_seed)
+        eps = random_draws.uniform((tf.shape(real)[0], 1, 1, 1), self.interpolation_seed)
         x_hat = eps * real + (1.0 - eps) * fake
         with tf.GradientTape() as tape:
             tape.watch(x_hat)

@@ -17,6 +17,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
+from binarygan_tf import random_draws
 from binarygan_tf.networks import LATENT_DIM, output_neuron, treats_samples_independently
 
 
@@ -91,7 +92,7 @@ class AdversarialTrainer(keras.Model):
     # ---------------------------------------------------------------- the step
     def train_step(self, real):
         real = tf.cast(real, tf.float32)
-        z = keras.random.normal((tf.shape(real)[0], LATENT_DIM), seed=self.latent_seed)
+        z = random_draws.normal((tf.shape(real)[0], LATENT_DIM), self.latent_seed)
         g_vars = self.generator.trainable_variables
         with tf.GradientTape() as g_tape:
             generated = self.generator(z, training=True)

@@ -67,8 +67,8 @@ def test_dbn_threshold_is_strict():
 def test_sbn_forward_and_gradient_with_known_noise(monkeypatch):
     x = _logits(seed=3)
     noise = np.random.default_rng(4).uniform(size=x.shape).astype(np.float32)
-    monkeypatch.setattr(neurons.keras.random, "uniform",
-                        lambda shape, dtype=None, seed=None: tf.constant(noise))
+    monkeypatch.setattr(neurons.random_draws, "uniform",
+                        lambda shape, seed_generator, dtype=None: tf.constant(noise))
     layer = StochasticBinaryNeuron(seed=1)
     layer.slope.assign(1.3)
     upstream = np.random.default_rng(5).normal(size=x.shape).astype(np.float32)
@@ -159,3 +159,18 @@ def test_mixed_precision_keeps_binarization_in_float32():
     assert o.dtype == tf.float32 and pv.dtype == tf.float32
     assert set(np.unique(o.numpy())) <= {0.0, 1.0}
     np.testing.assert_array_equal(o.numpy(), (pv.numpy() > 0.5).astype(np.float32))
+
+
+def test_random_draws_match_keras_random_outside_xla():
+    """Philox asked for by name draws exactly what keras.random draws (TF kernels), so the
+    switch that keeps XLA fast changes nothing for runs without XLA."""
+    from binarygan_tf import random_draws
+
+    for ours, theirs in ((random_draws.uniform, keras.random.uniform),
+                         (random_draws.normal, keras.random.normal)):
+        a = ours((3, 5), keras.random.SeedGenerator(42))
+        b = theirs((3, 5), seed=keras.random.SeedGenerator(42))
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    generator = keras.random.SeedGenerator(1)
+    first, second = random_draws.uniform((4,), generator), random_draws.uniform((4,), generator)
+    assert not np.array_equal(first.numpy(), second.numpy())  # the generator advances

@@ -81,8 +81,8 @@ def test_sbn_matches_tf1_given_the_same_noise(seed, slope, monkeypatch):
     upstream = rng.normal(size=x.shape).astype(np.float32)
     noise = rng.uniform(size=x.shape).astype(np.float32)
     ref_out, ref_p, ref_grad = _tf1_reference(x, slope, upstream, noise=noise)
-    monkeypatch.setattr(neurons.keras.random, "uniform",
-                        lambda shape, dtype=None, seed=None: tf.constant(noise))
+    monkeypatch.setattr(neurons.random_draws, "uniform",
+                        lambda shape, seed_generator, dtype=None: tf.constant(noise))
     layer = StochasticBinaryNeuron(seed=0)
     layer.slope.assign(slope)
     out, p, grad = _ours(layer, x, upstream)

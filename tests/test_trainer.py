@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from binarygan_tf import networks, objectives
+from binarygan_tf import networks, objectives, random_draws
 from binarygan_tf.trainer import CriticSchedule
 
 TINY = CriticSchedule(steps=2, warmup_steps=3, warmup_until=1, warmup_every=1000)
@@ -114,8 +114,8 @@ def test_gradient_penalty_uses_uniform_per_sample_interpolation(monkeypatch):
         keras.Input((28, 28, 1)),
         keras.layers.Lambda(lambda x: 0.5 * tf.reduce_sum(tf.square(x), axis=[1, 2, 3])[:, None])])
     eps = np.array([0.0, 0.25, 1.0], np.float32).reshape(3, 1, 1, 1)
-    monkeypatch.setattr(objectives.keras.random, "uniform",
-                        lambda shape, **kw: tf.constant(eps))
+    monkeypatch.setattr(objectives.random_draws, "uniform",
+                        lambda shape, seed_generator, dtype=None: tf.constant(eps))
     real, fake = _real_batch(3, 5), _real_batch(3, 6)
     x_hat = eps * real + (1 - eps) * fake
     norms = np.sqrt(1e-8 + np.sum(x_hat.astype(np.float64) ** 2, axis=(1, 2, 3)))
@@ -212,8 +212,8 @@ def test_batch_statistics_in_d_keep_real_and_fake_apart():
     assert networks.treats_samples_independently(networks.build_discriminator("mlp", True, "code"))
 
 
-def _pinned_random(shape, seed=None, dtype="float32", **kwargs):
-    """A stand-in for keras.random.{normal,uniform}: values in [0, 1) that depend only on the
+def _pinned_random(shape, seed_generator=None, dtype="float32"):
+    """A stand-in for random_draws.{normal,uniform}: values in [0, 1) that depend only on the
     position, computed in float64 so XLA and TensorFlow's kernels give the same numbers."""
     n = tf.reduce_prod(shape)
     values = tf.math.floormod(tf.cast(tf.range(1, n + 1), tf.float64) * 0.6180339887498949, 1.0)
@@ -227,8 +227,8 @@ def test_xla_step_computes_what_the_default_path_computes(objective, neuron, mon
     within float tolerance. XLA's random-number kernels draw other (equally distributed)
     numbers than TensorFlow's for the same seed, so the draws are pinned here to compare the
     arithmetic itself."""
-    monkeypatch.setattr(keras.random, "normal", _pinned_random)
-    monkeypatch.setattr(keras.random, "uniform", _pinned_random)
+    monkeypatch.setattr(random_draws, "normal", _pinned_random)
+    monkeypatch.setattr(random_draws, "uniform", _pinned_random)
     results = []
     for jit in (False, True):
         t = _trainer(neuron=neuron, objective=objective, seed=5, bn_mode="code")
