@@ -127,7 +127,6 @@ def worker(args):
         "g_steps_per_block": steps, "warmup_g_steps": warmup, "data": source,
         "jit_compile": config.resolved_jit_compile,
         "steps_per_execution": spe, "bn_mode": config.resolved_bn_mode,
-        "fuse_critic_batches": trainer.fuse_critic_batches,
         "share_generator_forward": trainer.share_generator_forward,
         "flops_per_g_step": step_flops, "critic_update_flops": critic_flops,
         "generator_update_flops": generator_flops,
@@ -258,7 +257,7 @@ def main():
     ap.add_argument("--overrides", default="{}",
                     help='TrainConfig settings as JSON, e.g. \'{"jit_compile": false}\'')
     ap.add_argument("--trainer_overrides", default="{}",
-                    help='trainer attributes as JSON, e.g. \'{"fuse_critic_batches": false}\'')
+                    help='trainer attributes as JSON, e.g. \'{"share_generator_forward": false}\'')
     ap.add_argument("--markdown", default=None, help="write the table to this file")
     ap.add_argument("--json", default=None, help="write all records to this file")
     ap.add_argument("--timeout", type=float, default=1800)

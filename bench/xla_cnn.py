@@ -62,7 +62,7 @@ def main():
               ("5 critic updates, unrolled", unrolled5, (real, fake))]
     print(f"{args.arch} {args.objective}: first call (trace+compile) / mean of {args.calls} "
           f"further calls")
-    print(f"| piece | no XLA: first s | no XLA: ms/call | XLA: first s | XLA: ms/call |")
+    print("| piece | no XLA: first s | no XLA: ms/call | XLA: first s | XLA: ms/call |")
     print("|---|---|---|---|---|")
     for name, fn, fn_args in pieces:
         row = [name]

@@ -67,7 +67,7 @@ def define_train_flags():
     flags.DEFINE_boolean("jit_compile", None,
                          "Compile the training step with XLA. Default: on for --arch=mlp (faster), "
                          "off for --arch=cnn (XLA:CPU convolutions in the critic loop are "
-                         "~25x slower); docs/performance.md. --nojit_compile turns it off.")
+                         "~36x slower); docs/performance.md. --nojit_compile turns it off.")
     flags.DEFINE_integer("steps_per_execution", None,
                          "Generator steps per compiled call. Default: see docs/performance.md.")
     flags.DEFINE_enum("mixed_precision", "off", ("off", "mixed_float16", "mixed_bfloat16"),

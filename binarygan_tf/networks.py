@@ -159,15 +159,6 @@ def build_discriminator(arch="mlp", batch_norm=False, bn_mode="paper", weight_cl
     return keras.Model(x, logits, name=name)
 
 
-def treats_samples_independently(model):
-    """True if `model`'s output for one sample does not depend on the rest of the batch, i.e. it
-    has no batch normalization that uses batch statistics (the frozen kind is a per-sample
-    affine). Then D(concat(a, b)) == concat(D(a), D(b)), and one call can serve both."""
-    return not any(isinstance(layer, keras.layers.BatchNormalization)
-                   and not isinstance(layer, FrozenStatisticsBatchNorm)
-                   for layer in model.layers)
-
-
 class ClipWeights(keras.constraints.Constraint):
     """WGAN weight clipping to [-c, c] (Arjovsky et al. 2017; code config.py clip_value=0.01)."""
 

@@ -29,7 +29,8 @@ class GANTrainer(AdversarialTrainer):
     BCE(1, D(G(z))) (code: `tf.losses.sigmoid_cross_entropy`, each term a batch mean)."""
 
     def critic_loss(self, real, fake):
-        real_logits, fake_logits = self.critic_logits(real, fake)
+        real_logits = self.discriminator(real, training=True)
+        fake_logits = self.discriminator(fake, training=True)
         loss = (_sigmoid_ce(tf.ones_like(real_logits), real_logits)
                 + _sigmoid_ce(tf.zeros_like(fake_logits), fake_logits))
         return loss, {}
@@ -45,9 +46,8 @@ class WGANTrainer(AdversarialTrainer):
     critic_metric_names = ("wasserstein",)
 
     def critic_loss(self, real, fake):
-        real_logits, fake_logits = self.critic_logits(real, fake)
-        real_mean = tf.reduce_mean(tf.cast(real_logits, tf.float32))
-        fake_mean = tf.reduce_mean(tf.cast(fake_logits, tf.float32))
+        real_mean = tf.reduce_mean(tf.cast(self.discriminator(real, training=True), tf.float32))
+        fake_mean = tf.reduce_mean(tf.cast(self.discriminator(fake, training=True), tf.float32))
         return fake_mean - real_mean, {"wasserstein": real_mean - fake_mean}
 
     def generator_loss(self, fake_logits):

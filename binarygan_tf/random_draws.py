@@ -2,8 +2,8 @@
 
 `keras.random.uniform/normal` call TensorFlow's stateless ops with the algorithm left to
 "auto_select", which on CPU is Philox in TensorFlow's kernels but, inside an XLA cluster, an
-implementation measured ~50x slower (62 ms vs 1.2 ms for the 301k uniforms an SBN generator
-step needs; docs/performance.md). Asking for Philox explicitly keeps XLA as fast as the
+implementation measured ~50x slower (62.9 ms vs 1.3 ms for the 301k uniforms an SBN generator
+step needs; `python bench/xla_rng.py`, docs/performance.md). Asking for Philox explicitly keeps XLA as fast as the
 kernels and, outside XLA, draws exactly the numbers `keras.random` would (same algorithm, same
 seed handling), so runs without XLA are unchanged. XLA's Philox still yields a different
 (equally distributed) stream than the kernels' for the same seed.

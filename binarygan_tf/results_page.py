@@ -68,32 +68,34 @@ def claims(evals, param_counts):
         out.append(("II", f"the real-valued model's histogram has no notch at 0.5 (notch ratio "
                     f">= {NOTCH_BELOW})", _num(r["notch_ratio"], 1.0) >= NOTCH_BELOW,
                     f"notch ratio real-valued {_fmt(r['notch_ratio'])}"))
-    for neuron in ("dbn", "sbn"):
-        wgan, gp = f"exp3_mlp_{neuron}_wgan", f"exp1_mlp_{neuron}"
-        if {wgan, gp} <= have:
-            a, b = fd(wgan), fd(gp)
-            out.append(("III", f"{neuron.upper()}: WGAN reaches quality similar to WGAN-GP "
-                        f"(FD within a factor {SIMILAR_FACTOR})", _ratio(a, b) <= SIMILAR_FACTOR,
-                        f"FD WGAN {a:.2f}, WGAN-GP {b:.2f} (factor {_ratio(a, b):.2f})"))
-    for neuron in ("dbn", "sbn"):
-        gan, gp = f"exp3_mlp_{neuron}_gan", f"exp1_mlp_{neuron}"
-        if {gan, gp} <= have:
-            g, w = quality(evals, gan), quality(evals, gp)
-            collapsed = g["recall"] < w["recall"] and g["kl_to_uniform"] > w["kl_to_uniform"]
-            out.append(("III", f"{neuron.upper()}: the GAN objective collapses modes (lower "
-                        "recall and classes further from uniform than WGAN-GP)", collapsed,
-                        f"recall GAN {g['recall']:.3f} vs WGAN-GP {w['recall']:.3f}; KL to "
-                        f"uniform {g['kl_to_uniform']:.3f} vs {w['kl_to_uniform']:.3f}; max "
-                        f"class share {g['max_class_share']:.3f} vs {w['max_class_share']:.3f}"))
-    for neuron in ("dbn", "sbn"):
-        cnn, mlp = f"exp4_cnn_{neuron}", f"exp1_mlp_{neuron}"
-        if {cnn, mlp} <= have:
-            a, b = fd(cnn), fd(mlp)
-            out.append(("IV", f"{neuron.upper()}: the CNN beats the MLP (lower FD) with fewer "
-                        f"parameters ({param_counts['cnn']:,} vs {param_counts['mlp']:,})",
-                        a < b and param_counts["cnn"] < param_counts["mlp"],
-                        f"FD CNN {a:.2f}, MLP {b:.2f}"))
+    for neuron, wgan, gp in _per_neuron(have, "exp3_mlp_{}_wgan", "exp1_mlp_{}"):
+        a, b = fd(wgan), fd(gp)
+        out.append(("III", f"{neuron}: WGAN reaches quality similar to WGAN-GP "
+                    f"(FD within a factor {SIMILAR_FACTOR})", _ratio(a, b) <= SIMILAR_FACTOR,
+                    f"FD WGAN {a:.2f}, WGAN-GP {b:.2f} (factor {_ratio(a, b):.2f})"))
+    for neuron, gan, gp in _per_neuron(have, "exp3_mlp_{}_gan", "exp1_mlp_{}"):
+        g, w = quality(evals, gan), quality(evals, gp)
+        collapsed = g["recall"] < w["recall"] and g["kl_to_uniform"] > w["kl_to_uniform"]
+        out.append(("III", f"{neuron}: the GAN objective collapses modes (lower recall and "
+                    "classes further from uniform than WGAN-GP)", collapsed,
+                    f"recall GAN {g['recall']:.3f} vs WGAN-GP {w['recall']:.3f}; KL to "
+                    f"uniform {g['kl_to_uniform']:.3f} vs {w['kl_to_uniform']:.3f}; max "
+                    f"class share {g['max_class_share']:.3f} vs {w['max_class_share']:.3f}"))
+    for neuron, cnn, mlp in _per_neuron(have, "exp4_cnn_{}", "exp1_mlp_{}"):
+        a, b = fd(cnn), fd(mlp)
+        out.append(("IV", f"{neuron}: the CNN beats the MLP (lower FD) with fewer parameters "
+                    f"({param_counts['cnn']:,} vs {param_counts['mlp']:,})",
+                    a < b and param_counts["cnn"] < param_counts["mlp"],
+                    f"FD CNN {a:.2f}, MLP {b:.2f}"))
     return out
+
+
+def _per_neuron(have, first, second):
+    """(DBN/SBN, run, run) for each neuron whose two runs (name templates) are both present."""
+    for neuron in ("dbn", "sbn"):
+        a, b = first.format(neuron), second.format(neuron)
+        if {a, b} <= have:
+            yield neuron.upper(), a, b
 
 
 def _num(value, default=float("nan")):

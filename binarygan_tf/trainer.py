@@ -18,7 +18,7 @@ import keras
 import tensorflow as tf
 
 from binarygan_tf import random_draws
-from binarygan_tf.networks import LATENT_DIM, output_neuron, treats_samples_independently
+from binarygan_tf.networks import LATENT_DIM, output_neuron
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,12 +52,9 @@ class AdversarialTrainer(keras.Model):
     critic_metric_names = ()
 
     def __init__(self, generator, discriminator, schedule=CriticSchedule(), seed=None,
-                 share_generator_forward=True, fuse_critic_batches=True, **kwargs):
+                 share_generator_forward=True, **kwargs):
         super().__init__(**kwargs)
         self.share_generator_forward = share_generator_forward
-        # One D call on [real; fake] instead of two, where that computes the same thing.
-        self.fuse_critic_batches = (fuse_critic_batches
-                                    and treats_samples_independently(discriminator))
         self.generator = generator
         self.discriminator = discriminator
         self.schedule = schedule
@@ -156,15 +153,6 @@ class AdversarialTrainer(keras.Model):
             scaled = self.g_optimizer.scale_loss(loss)
         self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
         return tf.cast(loss, tf.float32)
-
-    def critic_logits(self, real, fake):
-        """(D(real), D(fake)). With `fuse_critic_batches`, one call on the two batches stacked:
-        the same numbers (D is per-sample then) from one pass of larger, faster matmuls."""
-        if self.fuse_critic_batches:
-            logits = self.discriminator(tf.concat([real, fake], axis=0), training=True)
-            return tf.split(logits, 2, axis=0)
-        return (self.discriminator(real, training=True),
-                self.discriminator(fake, training=True))
 
     def critic_loss(self, real, fake):
         raise NotImplementedError

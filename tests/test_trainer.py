@@ -181,37 +181,6 @@ def test_sbn_redraws_noise_for_each_critic_update():
     np.testing.assert_array_equal(same.numpy(), out["samples"].numpy())
 
 
-@pytest.mark.parametrize("objective,bn_mode", [("wgan-gp", "code"), ("wgan-gp", "paper"),
-                                               ("wgan", "paper"), ("gan", "code")])
-def test_fused_critic_batches_compute_the_same_loss_and_gradients(objective, bn_mode):
-    """One D call on [real; fake] gives the critic loss and D gradients of two calls, where D
-    is per-sample (float tolerance: only the matmul batch size differs)."""
-    t = _trainer(objective=objective, bn_mode=bn_mode, seed=3)
-    assert t.fuse_critic_batches  # per-sample D here: fusing is on by default
-    real = tf.constant(_real_batch(16, 0), tf.float32)
-    fake = t.generator(tf.random.normal((16, networks.LATENT_DIM), seed=2))["samples"]
-    results = []
-    for fuse in (True, False):
-        t.fuse_critic_batches = fuse
-        if objective == "wgan-gp":  # the same interpolation weights both times
-            t.interpolation_seed = keras.random.SeedGenerator(11)
-        with tf.GradientTape() as tape:
-            loss, _ = t.critic_loss(real, fake)
-        grads = tape.gradient(loss, t.discriminator.trainable_variables)
-        results.append((loss.numpy(), [g.numpy() for g in grads]))
-    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5)
-    for ga, gb in zip(results[0][1], results[1][1]):
-        np.testing.assert_allclose(ga, gb, rtol=1e-4, atol=1e-6)
-
-
-def test_batch_statistics_in_d_keep_real_and_fake_apart():
-    # GAN with the paper's batch norm in D: stacking the batches would mix their statistics.
-    assert not _trainer(objective="gan", bn_mode="paper").fuse_critic_batches
-    d = networks.build_discriminator("mlp", True, "paper")
-    assert not networks.treats_samples_independently(d)
-    assert networks.treats_samples_independently(networks.build_discriminator("mlp", True, "code"))
-
-
 def _pinned_random(shape, seed_generator=None, dtype="float32"):
     """A stand-in for random_draws.{normal,uniform}: values in [0, 1) that depend only on the
     position, computed in float64 so XLA and TensorFlow's kernels give the same numbers."""
@@ -238,5 +207,8 @@ def test_xla_step_computes_what_the_default_path_computes(objective, neuron, mon
                                + t.discriminator.trainable_weights]))
     for key in results[0][0]:
         np.testing.assert_allclose(results[0][0][key], results[1][0][key], rtol=1e-4, atol=1e-6)
+    # Weights: atol 1e-5 is a tenth of one Adam step (lr 1e-4). Adam divides by sqrt(v), so
+    # a weight whose gradient is tiny turns a rounding difference into a visible one (seen:
+    # 1.2e-6 on 1 of 131,072 weights); a real difference in the step moves weights by ~1e-4.
     for a, b in zip(results[0][1], results[1][1]):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
