@@ -36,6 +36,11 @@ DEFAULT_MNIST = os.path.join(REPO, "..", "shared", "mnist")
 DEFAULT_CONFIGS = ("mlp:dbn:wgan-gp,mlp:sbn:wgan-gp,mlp:dbn:wgan,mlp:dbn:gan,"
                    "cnn:dbn:wgan-gp,cnn:dbn:wgan,cnn:dbn:gan")
 N_CRITIC = 5  # the peers' protocol: the schedule without its 100-critic warm-up
+# tf1-onednn is the TF1 peer with TensorFlow's oneDNN kernels forced on, as binarygan_tf turns
+# them on for itself: TensorFlow enables them by default only on some x86 CPUs, so on others
+# "tf1" runs with TensorFlow's defaults and "tf1-onednn" with the same kernels as ours.
+PEERS = {"tf1": "tf1_authors_style.py", "tf1-onednn": "tf1_authors_style.py",
+         "torch": "torch_ref.py"}
 
 
 def _busy_seconds():
@@ -65,36 +70,48 @@ def count_flops(trainer, batch_size):
     return flops(critic), flops(generator)
 
 
-def worker(args):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+def build_bench_run(config_name, overrides="{}", trainer_overrides="{}", mnist_dir=DEFAULT_MNIST):
+    """(config, trainer, dataset, data source) exactly as `train.py` would build them, with the
+    peers' protocol (5 critic updates per generator step, no 100-critic warm-up). Shared by
+    this benchmark and `bench/profile_step.py`."""
+    sys.path.insert(0, REPO)
+    import binarygan_tf  # noqa: F401  first: it sets TensorFlow's load-time defaults
     import keras
     import numpy as np
 
-    sys.path.insert(0, REPO)
     from binarygan_tf import data, train_lib
 
-    arch, neuron, objective = args.worker.split(":")
-    overrides = json.loads(args.overrides)
+    arch, neuron, objective = config_name.split(":")
     config = train_lib.TrainConfig(arch=arch, neuron=neuron, objective=objective,
                                    critic_warmup_until=0, critic_warmup_every=10**12,
-                                   critic_steps=N_CRITIC, **overrides)
+                                   critic_steps=N_CRITIC, **json.loads(overrides))
     config.validate()
     try:
-        images = data.binarize(data.load_mnist_split("train", args.mnist_dir)[0])
+        images = data.binarize(data.load_mnist_split("train", mnist_dir)[0])
         source = "MNIST"
     except Exception:  # no real data here: random binary images of the same shape
         images = (np.random.default_rng(0).random((6400, 28, 28, 1)) < 0.19).astype(np.uint8)
         source = "random"
     keras.utils.set_random_seed(0)
     trainer = train_lib.build_trainer(config)
-    for name, value in json.loads(args.trainer_overrides).items():
+    for name, value in json.loads(trainer_overrides).items():
         if not hasattr(trainer, name):
             raise SystemExit(f"--trainer_overrides: the trainer has no attribute {name!r}")
         setattr(trainer, name, value)  # before the first fit(), i.e. before tracing
+    dataset = data.make_training_dataset(images, config.batch_size, 0)
+    return config, trainer, dataset, source
+
+
+def worker(args):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+
+    arch, neuron, objective = args.worker.split(":")
+    config, trainer, dataset, source = build_bench_run(
+        args.worker, args.overrides, args.trainer_overrides, args.mnist_dir)
     spe = config.resolved_steps_per_execution
     steps = max(spe, args.steps // spe * spe)
     warmup = max(spe, args.warmup // spe * spe)
-    dataset = data.make_training_dataset(images, config.batch_size, 0)
 
     blocks, usage = [], []
 
@@ -127,6 +144,7 @@ def worker(args):
         "g_steps_per_block": steps, "warmup_g_steps": warmup, "data": source,
         "jit_compile": config.resolved_jit_compile,
         "steps_per_execution": spe, "bn_mode": config.resolved_bn_mode,
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "TF default"),
         "share_generator_forward": trainer.share_generator_forward,
         "flops_per_g_step": step_flops, "critic_update_flops": critic_flops,
         "generator_update_flops": generator_flops,
@@ -158,9 +176,9 @@ def matmul_peak_worker():
 
 
 # ---------------------------------------------------------------- driver
-def _json_lines(cmd, timeout):
+def _json_lines(cmd, timeout, env=None):
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         print(f"  timed out: {' '.join(cmd)}", file=sys.stderr)
         return []
@@ -190,14 +208,15 @@ def run_peer(peer, config, args, steps):
     arch, neuron, objective = config.split(":")
     if objective != "wgan-gp":
         return None  # the peers implement WGAN-GP only
-    script = {"tf1": "tf1_authors_style.py", "torch": "torch_ref.py"}[peer]
-    python = sys.executable if peer == "tf1" else args.torch_python
+    script = PEERS[peer]
+    python = args.torch_python if peer == "torch" else sys.executable
     cmd = [python, os.path.join(PEERS_DIR, script), f"--configs={arch}:{neuron}",
            f"--steps={steps}", f"--warmup={args.warmup}", f"--repeats={args.repeats}",
            "--quiet-wait=0", f"--mnist={os.path.join(args.mnist_dir, 'train-images-idx3-ubyte.gz')}"]
     if peer == "torch":
         cmd.append("--bn=affine")  # the authors' inference-mode BN, like ours by default
-    records = [r for r in _json_lines(cmd, args.timeout) if "g_steps_per_s" in r]
+    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1") if peer == "tf1-onednn" else None
+    records = [r for r in _json_lines(cmd, args.timeout, env) if "g_steps_per_s" in r]
     return records[-1] if records else None
 
 
@@ -246,7 +265,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--configs", default=DEFAULT_CONFIGS,
                     help="comma-separated arch:neuron:objective")
-    ap.add_argument("--peers", default="", help="comma-separated: tf1, torch")
+    ap.add_argument("--peers", default="", help="comma-separated: " + ", ".join(PEERS))
     ap.add_argument("--rounds", type=int, default=1, help="A B A B rounds")
     ap.add_argument("--steps", type=int, default=200, help="generator steps per MLP block")
     ap.add_argument("--cnn_steps", type=int, default=40, help="generator steps per CNN block")
@@ -270,8 +289,8 @@ def main():
         return worker(args)
     args.peers = [p for p in args.peers.split(",") if p]
     for p in args.peers:
-        if p not in ("tf1", "torch"):
-            ap.error(f"unknown peer {p!r}; known: tf1, torch")
+        if p not in PEERS:
+            ap.error(f"unknown peer {p!r}; known: {', '.join(PEERS)}")
     if "torch" in args.peers and not os.path.exists(args.torch_python):
         ap.error(f"--torch_python {args.torch_python} does not exist; see "
                  f"../shared/peers/README.md for the one-line venv")

@@ -25,3 +25,46 @@ def test_worker_reports_rates_and_counted_flops(tmp_path):
     critic = record["critic_update_flops"]
     assert 3 * 64 * MLP_D_FORWARD_FLOPS < critic < 12 * 64 * MLP_D_FORWARD_FLOPS
     assert record["flops_per_g_step"] == 5 * critic + record["generator_update_flops"]
+
+
+def _profile_step_module():
+    sys.path.insert(0, os.path.join(REPO, "bench"))
+    import profile_step
+    return profile_step
+
+
+def test_profile_categories_count_kernels_once():
+    categorize = _profile_step_module().categorize
+    # TensorFlow ops, by op type, with the layer and pass they belong to.
+    assert categorize("StatefulPartitionedCall/while/body/_102/gradient_tape/while/"
+                      "discriminator_5/conv_2_1/convolution/Conv2DBackpropFilter:"
+                      "Conv2DBackpropFilter") == (
+        "convolution", "Conv2DBackpropFilter (discriminator/conv_2, grad)")
+    assert categorize("a/gradient_tape/gradient_tape/discriminator_1/dense_3_1/MatMul:MatMul")[1] \
+        == "MatMul (discriminator/dense_3, 2nd-order grad)"
+    assert categorize("x/generator_1/transconv_2_1/conv_transpose:Conv2DBackpropInput")[0] == \
+        "convolution"
+    assert categorize("x/discriminator/lrelu_1/LeakyRelu:LeakyRelu")[0] == "elementwise"
+    # XLA thunks, by HLO name without its number.
+    assert categorize("MatMul.226") == ("matmul", "MatMul")
+    assert categorize("multiply_add_fusion.11") == ("elementwise (fused)", "multiply_add_fusion")
+    assert categorize("copy.3") == ("copy / transpose", "copy")
+    # Wrappers and executor bookkeeping contain the kernels above: never counted.
+    for wrapper in ("ThunkExecutor::Execute", "ExecutorState::Process", "ParallelFor", "while"):
+        assert categorize(wrapper) is None
+
+
+def test_profile_step_traces_and_sums_kernels(tmp_path):
+    out = tmp_path / "profile.md"
+    proc = subprocess.run(
+        [sys.executable, os.path.join(REPO, "bench", "profile_step.py"),
+         "--config=mlp:dbn:wgan", "--steps=2", "--warmup=1", f"--mnist_dir={tmp_path}/none",
+         f"--logdir={tmp_path}/trace", f"--markdown={out}"],
+        capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = out.read_text()
+    rows = {l.split("|")[1].strip(): l for l in text.splitlines() if l.startswith("| ")}
+    # The MLP step is matrix products first of all; XLA (on by default) names its dots.
+    share = float(rows["matmul"].split("|")[3].strip().rstrip("%"))
+    assert 20 <= share <= 100, text
+    assert list(tmp_path.glob("trace/**/*.xplane.pb"))
