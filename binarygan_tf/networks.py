@@ -18,6 +18,7 @@ sigmoid for the real-valued model) and `preactivated` (the sigmoid before binari
 
 import keras
 
+from binarygan_tf import piecewise_linear
 from binarygan_tf.neurons import make_output_neuron
 
 LATENT_DIM = 128  # code: presets/generator/*.py NET_G['z_dim'] = 128
@@ -131,11 +132,14 @@ def build_discriminator(arch="mlp", batch_norm=False, bn_mode="paper", weight_cl
     build = _Builder(None if seed is None else seed + 1, bn_mode, constraint)
 
     def hidden(core_layer, h, i):
-        # core -> [BN] -> LeakyReLU, as neuralnet.py `Layer.build` orders them.
+        # core -> [BN] -> LeakyReLU, as neuralnet.py `Layer.build` orders them. The critic's
+        # LeakyReLU and max pooling are Keras' own with a mask-only backward pass, so the
+        # gradient penalty's double backward skips work that only adds zeros
+        # (piecewise_linear.py).
         h = core_layer(h)
         if batch_norm:
             h = build.norm(f"bn_{i}")(h)
-        return keras.layers.LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=f"lrelu_{i}")(h)
+        return piecewise_linear.LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=f"lrelu_{i}")(h)
 
     x = keras.Input(IMAGE_SHAPE, name="x")
     if arch == "mlp":
@@ -146,9 +150,9 @@ def build_discriminator(arch="mlp", batch_norm=False, bn_mode="paper", weight_cl
     elif arch == "cnn":
         # code: presets/discriminator/cnn.py and cnn_bn.py; 28 -> 26 -> 13 -> 11 -> 6
         h = hidden(build.conv(32, 3, "conv_1"), x, 1)
-        h = keras.layers.MaxPooling2D(2, 2, padding="valid", name="pool_1")(h)
+        h = piecewise_linear.MaxPooling2D(2, 2, padding="valid", name="pool_1")(h)
         h = hidden(build.conv(64, 3, "conv_2"), h, 2)
-        h = keras.layers.MaxPooling2D(2, 2, padding="same", name="pool_2")(h)
+        h = piecewise_linear.MaxPooling2D(2, 2, padding="same", name="pool_2")(h)
         h = keras.layers.Flatten(name="flatten")(h)
         h = hidden(build.dense(128, "dense_3"), h, 3)
     else:

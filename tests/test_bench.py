@@ -68,3 +68,20 @@ def test_profile_step_traces_and_sums_kernels(tmp_path):
     share = float(rows["matmul"].split("|")[3].strip().rstrip("%"))
     assert 20 <= share <= 100, text
     assert list(tmp_path.glob("trace/**/*.xplane.pb"))
+
+
+def test_ab_levers_variants_parse_and_reject_typos():
+    sys.path.insert(0, os.path.join(REPO, "bench"))
+    import ab_levers
+    import pytest
+
+    v = ab_levers.parse_variant(
+        'spe50|env=TF_ENABLE_ONEDNN_OPTS=1;XLA_FLAGS=--a=b|overrides={"steps_per_execution": 50}')
+    assert v["label"] == "spe50"
+    assert v["env"] == {"TF_ENABLE_ONEDNN_OPTS": "1", "XLA_FLAGS": "--a=b"}
+    assert json.loads(v["overrides"]) == {"steps_per_execution": 50}
+    assert ab_levers.parse_variant("base")["env"] == {}
+    with pytest.raises(SystemExit):
+        ab_levers.parse_variant("x|overide={}")
+    with pytest.raises(ValueError):
+        ab_levers.parse_variant("x|overrides={not json")

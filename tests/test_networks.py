@@ -1,5 +1,6 @@
 """Networks: the authors' parameter counts, output shapes, initializers, BN modes."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -103,3 +104,78 @@ def test_weight_clip_constraint_clips():
     clipped = layer.kernel_constraint(tf.constant([-1.0, -0.005, 0.3]))
     np.testing.assert_allclose(clipped.numpy(), [-0.01, -0.005, 0.01])
     assert layer.bias_constraint is not None
+
+
+# ---------------------------------------------------------------- mask-only piecewise-linear layers
+def _grads(layer, x):
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+        loss = tf.reduce_sum(y * tf.reshape(tf.range(tf.size(y), dtype=tf.float32) % 7 - 3.0,
+                                            tf.shape(y)))
+    return y, tape.gradient(loss, x)
+
+
+@pytest.mark.parametrize("shape,padding", [((2, 26, 26, 3), "valid"), ((2, 11, 11, 3), "same")])
+def test_mask_only_layers_compute_what_keras_layers_compute(shape, padding):
+    from binarygan_tf import piecewise_linear
+
+    x = tf.constant(np.random.default_rng(0).standard_normal(shape), tf.float32)
+    x = tf.where(tf.abs(x) < 0.1, 0.0, x)  # exact zeros: where the two slopes meet
+    pairs = [(piecewise_linear.LeakyReLU(0.2), keras.layers.LeakyReLU(negative_slope=0.2)),
+             (piecewise_linear.MaxPooling2D(2, 2, padding=padding),
+              keras.layers.MaxPooling2D(2, 2, padding=padding))]
+    for ours, reference in pairs:
+        y, g = _grads(ours, x)
+        y_ref, g_ref = _grads(reference, x)
+        assert y.shape == y_ref.shape == ours.compute_output_shape(shape)
+        np.testing.assert_array_equal(y.numpy(), y_ref.numpy())
+        np.testing.assert_array_equal(g.numpy(), g_ref.numpy())
+
+
+def _penalty_weight_gradient(discriminator):
+    x_hat = tf.constant(np.random.default_rng(1).random((4, 28, 28, 1)), tf.float32)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as outer:
+            with tf.GradientTape() as inner:
+                inner.watch(x_hat)
+                logits = discriminator(x_hat, training=True)
+            grad = inner.gradient(logits, x_hat)
+            penalty = tf.reduce_mean(tf.square(tf.norm(tf.reshape(grad, (4, -1)), axis=1) - 1))
+        return outer.gradient(penalty, discriminator.trainable_variables)
+
+    # Count what the result depends on: the traced graph also holds dead ops (the first-order
+    # tape emits filter gradients nobody asked for) that TensorFlow prunes before running.
+    graph = step.get_concrete_function().graph
+    live, stack = set(), [t.op for t in graph.outputs]
+    while stack:
+        op = stack.pop()
+        if op.name not in live:
+            live.add(op.name)
+            stack += [t.op for t in op.inputs] + list(op.control_inputs)
+    filter_grads = sum(op.type == "Conv2DBackpropFilter" and op.name in live
+                       for op in graph.get_operations())
+    # Biases do not move grad_x D, so their penalty gradients are None (for both critics).
+    return [0.0 if g is None else g.numpy() for g in step()], filter_grads
+
+
+def test_gradient_penalty_is_unchanged_and_skips_the_zero_backward_pass(monkeypatch):
+    from binarygan_tf import piecewise_linear
+
+    ours = networks.build_discriminator("cnn", seed=3)
+    grads, filter_grads = _penalty_weight_gradient(ours)
+    # The same critic with Keras' own layers, same weights.
+    monkeypatch.setattr(piecewise_linear, "LeakyReLU", keras.layers.LeakyReLU)
+    monkeypatch.setattr(piecewise_linear, "MaxPooling2D", keras.layers.MaxPooling2D)
+    reference = networks.build_discriminator("cnn", seed=3)
+    reference.set_weights(ours.get_weights())
+    ref_grads, ref_filter_grads = _penalty_weight_gradient(reference)
+    for g, r in zip(grads, ref_grads):
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-7)
+    # The penalty's weight gradient needs one filter gradient per convolution (through the
+    # first backward pass); Keras' layers add one more per convolution, backpropagating the
+    # zero second-order term through the forward pass.
+    assert filter_grads == 2
+    assert ref_filter_grads == 4

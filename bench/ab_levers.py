@@ -1,0 +1,86 @@
+"""Interleaved A/B timing of one configuration under several variants (a lever each).
+
+    python bench/ab_levers.py --config=cnn:dbn:wgan-gp --rounds=2 --steps=16 \\
+        --variant='base' --variant='onednn|env=TF_ENABLE_ONEDNN_OPTS=1'
+    python bench/ab_levers.py --config=mlp:dbn:wgan-gp --rounds=3 \\
+        --variant='base' --variant='spe50|overrides={"steps_per_execution": 50}'
+
+Machine speed here drifts by 10-20% over minutes, so a lever is only measured against the
+default in the same invocation, variants interleaved per round (A B A B ...), and read off the
+medians. Each variant runs `bench/throughput.py --worker` in a fresh process (environment
+variables such as TF_ENABLE_ONEDNN_OPTS or XLA_FLAGS are read when TensorFlow loads).
+
+A variant is `label|key=value|key=value`, keys: `env` (NAME=VALUE, `;`-separated),
+`overrides` (TrainConfig JSON), `trainer_overrides` (trainer attributes JSON).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+
+
+def parse_variant(text):
+    label, *parts = text.split("|")
+    variant = {"label": label, "env": {}, "overrides": "{}", "trainer_overrides": "{}"}
+    for part in parts:
+        key, _, value = part.partition("=")
+        if key == "env":
+            for item in filter(None, value.split(";")):
+                name, _, v = item.partition("=")
+                variant["env"][name] = v
+        elif key in ("overrides", "trainer_overrides"):
+            json.loads(value)  # fail now on bad JSON, not after an hour
+            variant[key] = value
+        else:
+            raise SystemExit(f"variant {text!r}: unknown key {key!r} (env, overrides, "
+                             f"trainer_overrides)")
+    return variant
+
+
+def run(variant, args):
+    cmd = [sys.executable, os.path.join(BENCH, "throughput.py"), f"--worker={args.config}",
+           f"--steps={args.steps}", f"--warmup={args.warmup}", f"--repeats={args.repeats}",
+           f"--mnist_dir={args.mnist_dir}", f"--overrides={variant['overrides']}",
+           f"--trainer_overrides={variant['trainer_overrides']}"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **variant["env"])
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    records = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith("{")]
+    if not records:
+        print(f"  {variant['label']} failed:\n{proc.stderr[-1500:]}", file=sys.stderr)
+        return float("nan")
+    return records[-1]["g_steps_per_s"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config", default="mlp:dbn:wgan-gp")
+    ap.add_argument("--variant", action="append", required=True,
+                    help="label|env=A=1;B=2|overrides={...}|trainer_overrides={...}")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--warmup", type=int, default=20)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--mnist_dir", default=os.path.join(BENCH, "..", "..", "shared", "mnist"))
+    args = ap.parse_args()
+    variants = [parse_variant(v) for v in args.variant]
+    rates = {v["label"]: [] for v in variants}
+    for r in range(args.rounds):
+        for v in variants:
+            rates[v["label"]].append(run(v, args))
+            print(f"round {r + 1}/{args.rounds} {v['label']}: "
+                  f"{rates[v['label']][-1]:.2f} g-steps/s", flush=True)
+    base = statistics.median(rates[variants[0]["label"]])
+    print(f"\n{args.config}, {args.rounds} interleaved rounds, generator steps/s:")
+    for label, values in rates.items():
+        median = statistics.median(values)
+        print(f"  {label:24s} median {median:7.2f} ({median / base - 1:+.0%} vs "
+              f"{variants[0]['label']})  runs {', '.join(f'{x:.2f}' for x in values)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

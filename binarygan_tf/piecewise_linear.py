@@ -1,0 +1,95 @@
+"""LeakyReLU and max pooling whose gradient is a stop-gradient mask, for the critic.
+
+WGAN-GP differentiates the critic twice: the penalty is built from grad_x D(x_hat), and its
+gradient with respect to D's weights runs back through that first backward pass. The first
+backward pass of a piecewise-linear layer uses the forward tensors only to pick a mask (where
+x > 0; which input was the max), so its derivative with respect to them is zero. TensorFlow's
+registered second-order gradients (`LeakyReluGrad`, `MaxPoolGrad`) return that zero as a
+`zeros_like` tensor, and the tape then backpropagates the zeros through the whole forward pass
+of D(x_hat): one more full set of convolution backward passes per critic update, all of them
+adding zero. Measured in the CNN profile, that was 1 of every 3 filter-gradient convolutions of
+the critic (docs/performance.md, "Where the time goes").
+
+These layers compute exactly what `keras.layers.LeakyReLU` and `keras.layers.MaxPooling2D` do,
+forward and backward (the same TensorFlow kernels), but route the forward tensors into the
+backward pass through `tf.stop_gradient`, so the zero second-order term is never propagated.
+The result is identical; only the wasted work is gone (tests/test_networks.py).
+"""
+
+import keras
+import tensorflow as tf
+from tensorflow.python.ops import gen_nn_ops
+
+
+def _leaky_relu(x, alpha):
+    @tf.custom_gradient
+    def forward(x):
+        def backward(dy):
+            return gen_nn_ops.leaky_relu_grad(dy, tf.stop_gradient(x), alpha=alpha)
+
+        return tf.nn.leaky_relu(x, alpha=alpha), backward
+
+    return forward(x)
+
+
+def _max_pool(x, size, strides, padding):
+    ksize, stride = [1, size, size, 1], [1, strides, strides, 1]
+
+    @tf.custom_gradient
+    def forward(x):
+        y = tf.nn.max_pool2d(x, ksize, stride, padding)
+
+        def backward(dy):
+            return gen_nn_ops.max_pool_grad(tf.stop_gradient(x), tf.stop_gradient(y), dy,
+                                            ksize, stride, padding)
+
+        return y, backward
+
+    return forward(x)
+
+
+class LeakyReLU(keras.layers.Layer):
+    """`keras.layers.LeakyReLU` with a mask-only backward pass (see the module docstring)."""
+
+    def __init__(self, negative_slope=0.3, **kwargs):
+        super().__init__(**kwargs)
+        self.negative_slope = float(negative_slope)
+
+    def call(self, x):
+        return _leaky_relu(x, self.negative_slope)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "negative_slope": self.negative_slope}
+
+
+class MaxPooling2D(keras.layers.Layer):
+    """`keras.layers.MaxPooling2D` (channels last, square window) with a mask-only backward
+    pass (see the module docstring)."""
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = int(pool_size)
+        self.strides = int(strides or pool_size)
+        self.padding = padding
+
+    def call(self, x):
+        return _max_pool(x, self.pool_size, self.strides, self.padding.upper())
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+
+        def out(d):
+            if d is None:
+                return None
+            if self.padding == "same":
+                return -(-d // self.strides)
+            return (d - self.pool_size) // self.strides + 1
+
+        return (n, out(h), out(w), c)
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
+                "padding": self.padding}
