@@ -7,13 +7,17 @@ x > 0; which input was the max), so its derivative with respect to them is zero.
 registered second-order gradients (`LeakyReluGrad`, `MaxPoolGrad`) return that zero as a
 `zeros_like` tensor, and the tape then backpropagates the zeros through the whole forward pass
 of D(x_hat): one more full set of convolution backward passes per critic update, all of them
-adding zero. Measured in the CNN profile, that was 1 of every 3 filter-gradient convolutions of
-the critic (docs/performance.md, "Where the time goes").
+adding zero. Measured in the CNN profile, that was 1 of every 4 filter-gradient convolutions of
+a critic update (docs/performance.md, "Where the time goes").
 
 These layers compute exactly what `keras.layers.LeakyReLU` and `keras.layers.MaxPooling2D` do,
 forward and backward (the same TensorFlow kernels), but route the forward tensors into the
 backward pass through `tf.stop_gradient`, so the zero second-order term is never propagated.
 The result is identical; only the wasted work is gone (tests/test_networks.py).
+
+The LeakyReLU's backward pass reads its mask off the output rather than the input (the same
+mask for a positive slope), so the pre-activation feeds nothing but the LeakyReLU and
+Grappler can fold the activation into the oneDNN convolution or matmul before it.
 """
 
 import keras
@@ -24,10 +28,15 @@ from tensorflow.python.ops import gen_nn_ops
 def _leaky_relu(x, alpha):
     @tf.custom_gradient
     def forward(x):
-        def backward(dy):
-            return gen_nn_ops.leaky_relu_grad(dy, tf.stop_gradient(x), alpha=alpha)
+        y = tf.nn.leaky_relu(x, alpha=alpha)
 
-        return tf.nn.leaky_relu(x, alpha=alpha), backward
+        def backward(dy):
+            # The mask is read off the output: for alpha > 0, y > 0 exactly where x > 0. Then
+            # the pre-activation has one consumer, so Grappler can fuse it into the preceding
+            # convolution or matmul (oneDNN `_FusedConv2D` with a LeakyRelu epilogue).
+            return gen_nn_ops.leaky_relu_grad(dy, tf.stop_gradient(y), alpha=alpha)
+
+        return y, backward
 
     return forward(x)
 

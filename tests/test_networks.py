@@ -133,6 +133,35 @@ def test_mask_only_layers_compute_what_keras_layers_compute(shape, padding):
         np.testing.assert_array_equal(g.numpy(), g_ref.numpy())
 
 
+def _features_source(layer):
+    """The op whose output LeakyReluGrad reads as its mask, looking through identities."""
+    x = tf.constant(np.random.default_rng(2).standard_normal((2, 8, 8, 1)), tf.float32)
+    kernel = tf.Variable(np.random.default_rng(3).standard_normal((3, 3, 1, 4)), dtype=tf.float32)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            y = layer(tf.nn.conv2d(x, kernel, 1, "VALID"))
+            loss = tf.reduce_sum(y * y)
+        return tape.gradient(loss, kernel)
+
+    graph = step.get_concrete_function().graph
+    (grad_op,) = [op for op in graph.get_operations() if op.type == "LeakyReluGrad"]
+    t = grad_op.inputs[1]
+    while t.op.type in ("StopGradient", "Identity", "IdentityN"):
+        t = t.op.inputs[t.value_index]
+    return t.op.type
+
+
+def test_leaky_relu_backward_reads_its_output_so_the_preactivation_can_fuse():
+    """Grappler fuses conv/matmul + bias + LeakyRelu into one oneDNN kernel only when the
+    pre-activation has no other consumer; Keras' layer feeds it to the backward pass too."""
+    from binarygan_tf import piecewise_linear
+
+    assert _features_source(piecewise_linear.LeakyReLU(0.2)) == "LeakyRelu"
+    assert _features_source(keras.layers.LeakyReLU(negative_slope=0.2)) == "Conv2D"
+
+
 def _penalty_weight_gradient(discriminator):
     x_hat = tf.constant(np.random.default_rng(1).random((4, 28, 28, 1)), tf.float32)
 
