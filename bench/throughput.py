@@ -15,8 +15,11 @@ the per-round ratios.
 
 FLOPs per generator step are counted, not estimated: TensorFlow's graph profiler sums the
 float operations of one critic update and one generator update as traced by our own code
-(5 critic + 1 generator update = the minimal step). The matmul peak is measured in the same
-invocation (float32 `tf.matmul` on 2048x2048), and "% of peak" is achieved FLOP/s over it.
+(5 critic + 1 generator update = the minimal step). The matmul peak (float32 `tf.matmul` on
+2048x2048, best of 7) is measured again right before each configuration in every round, and
+"% of peak" is the median over rounds of achieved FLOP/s over that round's peak: this machine's
+speed drifts by 10-20% within minutes, so a peak taken once at the start can sit in a slow
+minute and put a later fast run above 100%.
 """
 
 import argparse
@@ -232,14 +235,31 @@ def machine():
     return f"{cpu}, {os.cpu_count()} cores; TensorFlow {tf.__version__}"
 
 
-def markdown(results, peak, args, command):
+def percent_of_peak(rounds):
+    """Median over rounds of our achieved FLOP/s over the matmul peak measured beside it."""
+    shares = [r["ours"]["flops_per_g_step"] * r["ours"]["g_steps_per_s"] / 1e9 / r["matmul_peak"]
+              for r in rounds if r["ours"] and r.get("matmul_peak")]
+    return 100 * statistics.median(shares) if shares else float("nan")
+
+
+def measure_peak():
+    found = _json_lines([sys.executable, os.path.abspath(__file__), "--matmul_peak"], 300)
+    return found[0]["matmul_peak_gflops"] if found else float("nan")
+
+
+def markdown(results, args, command):
     peers = args.peers
     head = ["config", "ours g-steps/s", "ours updates/s"]
     for p in peers:
         head += [f"{p} g-steps/s", f"ours / {p}"]
     head += ["GFLOP / g-step", "achieved GFLOP/s", "% of matmul peak", "peak RSS MB"]
+    peaks = [r["matmul_peak"] for rounds in results.values() for r in rounds
+             if r.get("matmul_peak") == r.get("matmul_peak")]
+    peak_text = (f"{statistics.median(peaks):.0f} GFLOP/s (median; {min(peaks):.0f}-"
+                 f"{max(peaks):.0f} over the {len(peaks)} measurements beside each run)"
+                 if peaks else "n/a")
     lines = [f"Measured {datetime.date.today().isoformat()} on {machine()}; float32 matmul "
-             f"peak {peak:.0f} GFLOP/s. Command: `{command}`", "",
+             f"peak {peak_text}. Command: `{command}`", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for config, rounds in results.items():
         ours = [r["ours"] for r in rounds if r["ours"]]
@@ -255,7 +275,7 @@ def markdown(results, peak, args, command):
             row += [f"{statistics.median(peer_rates):.2f}" if peer_rates else "n/a",
                     f"**{statistics.median(ratios):.2f}x**" if ratios else "n/a"]
         gflop = first["flops_per_g_step"] / 1e9
-        row += [f"{gflop:.2f}", f"{gflop * rate:.0f}", f"{100 * gflop * rate / peak:.0f}%",
+        row += [f"{gflop:.2f}", f"{gflop * rate:.0f}", f"{percent_of_peak(rounds):.0f}%",
                 f"{max(o['peak_rss_mb'] for o in ours):.0f}"]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
@@ -295,24 +315,21 @@ def main():
         ap.error(f"--torch_python {args.torch_python} does not exist; see "
                  f"../shared/peers/README.md for the one-line venv")
     command = "python bench/throughput.py " + " ".join(sys.argv[1:])
-    peak = _json_lines([sys.executable, os.path.abspath(__file__), "--matmul_peak"], 300)
-    peak = peak[0]["matmul_peak_gflops"] if peak else float("nan")
-    print(f"float32 matmul peak: {peak} GFLOP/s", flush=True)
     configs = args.configs.split(",")
     results = {c: [] for c in configs}
     for r in range(args.rounds):
         for config in configs:
             steps = args.cnn_steps if config.startswith("cnn") else args.steps
-            record = {"ours": run_ours(config, args, steps)}
+            record = {"matmul_peak": measure_peak(), "ours": run_ours(config, args, steps)}
             for p in args.peers:
                 record[p] = run_peer(p, config, args, steps)
             results[config].append(record)
             parts = [f"ours {record['ours']['g_steps_per_s']:.2f}" if record["ours"] else
                      "ours failed"]
             parts += [f"{p} {record[p]['g_steps_per_s']:.2f}" for p in args.peers if record[p]]
-            print(f"round {r + 1}/{args.rounds} {config}: {', '.join(parts)} g-steps/s",
-                  flush=True)
-    table = markdown(results, peak, args, command)
+            print(f"round {r + 1}/{args.rounds} {config}: {', '.join(parts)} g-steps/s "
+                  f"(matmul peak {record['matmul_peak']} GFLOP/s)", flush=True)
+    table = markdown(results, args, command)
     print("\n" + table)
     if args.markdown:
         with open(args.markdown, "w") as f:
@@ -320,7 +337,7 @@ def main():
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
-            json.dump({"peak_gflops": peak, "results": results, "command": command}, f,
+            json.dump({"results": results, "command": command}, f,
                       indent=1)
 
 

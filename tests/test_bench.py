@@ -85,3 +85,25 @@ def test_ab_levers_variants_parse_and_reject_typos():
         ab_levers.parse_variant("x|overide={}")
     with pytest.raises(ValueError):
         ab_levers.parse_variant("x|overrides={not json")
+
+
+def test_percent_of_peak_uses_the_peak_measured_beside_each_round():
+    sys.path.insert(0, os.path.join(REPO, "bench"))
+    import argparse
+
+    import throughput
+
+    def record(rate, peak, peer_rate):
+        return {"matmul_peak": peak, "tf1": {"g_steps_per_s": peer_rate},
+                "ours": {"g_steps_per_s": rate, "flops_per_g_step": 4e9, "peak_rss_mb": 900}}
+
+    # Round 1: a slow minute (peak 100, 20 steps/s = 80%); round 2 fast (peak 160, 30 = 75%);
+    # round 3 (peak 120, 21 = 70%). A single peak of 100 would have put round 2 at 120%.
+    rounds = [record(20, 100, 10), record(30, 160, 20), record(21, 120, 10)]
+    assert abs(throughput.percent_of_peak(rounds) - 75.0) < 1e-9
+    table = throughput.markdown({"mlp:dbn:wgan-gp": rounds}, argparse.Namespace(peers=["tf1"]),
+                                "cmd")
+    assert "peak 120 GFLOP/s (median; 100-160 over the 3 measurements" in table
+    row = [l for l in table.splitlines() if l.startswith("| mlp")][0].split(" | ")
+    # median rate 21; median of the per-round ratios 2.0, 1.5, 2.1 -> 2.0; 75% of peak
+    assert row[1] == "21.00" and row[4] == "**2.00x**" and row[-2] == "75%"
