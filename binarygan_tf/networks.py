@@ -133,8 +133,8 @@ def build_discriminator(arch="mlp", batch_norm=False, bn_mode="paper", weight_cl
 
     def hidden(core_layer, h, i):
         # core -> [BN] -> LeakyReLU, as neuralnet.py `Layer.build` orders them. The critic's
-        # LeakyReLU and max pooling are Keras' own with a mask-only backward pass, so the
-        # gradient penalty's double backward skips work that only adds zeros
+        # LeakyReLU and max pooling compute what Keras' layers do, with a mask-only backward
+        # pass, so the gradient penalty's double backward skips work that only adds zeros
         # (piecewise_linear.py).
         h = core_layer(h)
         if batch_norm:

@@ -62,6 +62,8 @@ class LeakyReLU(keras.layers.Layer):
 
     def __init__(self, negative_slope=0.3, **kwargs):
         super().__init__(**kwargs)
+        if negative_slope < 0:  # the backward pass reads the mask off the output's sign
+            raise ValueError(f"negative_slope must be >= 0, got {negative_slope}")
         self.negative_slope = float(negative_slope)
 
     def call(self, x):

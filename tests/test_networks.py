@@ -160,6 +160,8 @@ def test_leaky_relu_backward_reads_its_output_so_the_preactivation_can_fuse():
 
     assert _features_source(piecewise_linear.LeakyReLU(0.2)) == "LeakyRelu"
     assert _features_source(keras.layers.LeakyReLU(negative_slope=0.2)) == "Conv2D"
+    with pytest.raises(ValueError, match="negative_slope"):
+        piecewise_linear.LeakyReLU(-0.2)  # y > 0 would no longer mark x > 0
 
 
 def _penalty_weight_gradient(discriminator):
