@@ -18,10 +18,9 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 
-BENCH = os.path.dirname(os.path.abspath(__file__))
+import throughput  # this directory: the worker and how it is run
 
 
 def parse_variant(text):
@@ -43,17 +42,10 @@ def parse_variant(text):
 
 
 def run(variant, args):
-    cmd = [sys.executable, os.path.join(BENCH, "throughput.py"), f"--worker={args.config}",
-           f"--steps={args.steps}", f"--warmup={args.warmup}", f"--repeats={args.repeats}",
-           f"--mnist_dir={args.mnist_dir}", f"--overrides={variant['overrides']}",
-           f"--trainer_overrides={variant['trainer_overrides']}"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **variant["env"])
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    records = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith("{")]
-    if not records:
-        print(f"  {variant['label']} failed:\n{proc.stderr[-1500:]}", file=sys.stderr)
-        return float("nan")
-    return records[-1]["g_steps_per_s"]
+    record = throughput.run_ours(args.config, args, args.steps, variant["overrides"],
+                                 variant["trainer_overrides"], env)
+    return record["g_steps_per_s"] if record else float("nan")
 
 
 def main():
@@ -65,7 +57,8 @@ def main():
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--mnist_dir", default=os.path.join(BENCH, "..", "..", "shared", "mnist"))
+    ap.add_argument("--mnist_dir", default=throughput.DEFAULT_MNIST)
+    ap.add_argument("--timeout", type=float, default=1800)
     args = ap.parse_args()
     variants = [parse_variant(v) for v in args.variant]
     rates = {v["label"]: [] for v in variants}

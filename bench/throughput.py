@@ -25,6 +25,7 @@ minute and put a later fast run above 100%.
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import resource
@@ -198,12 +199,14 @@ def _json_lines(cmd, timeout, env=None):
     return out
 
 
-def run_ours(config, args, steps):
+def run_ours(config, args, steps, overrides=None, trainer_overrides=None, env=None):
+    """One worker process; `overrides`/`trainer_overrides`/`env` default to the command's
+    (bench/ab_levers.py passes a variant's own)."""
     cmd = [sys.executable, os.path.abspath(__file__), f"--worker={config}",
            f"--steps={steps}", f"--warmup={args.warmup}", f"--repeats={args.repeats}",
-           f"--mnist_dir={args.mnist_dir}", f"--overrides={args.overrides}",
-           f"--trainer_overrides={args.trainer_overrides}"]
-    records = _json_lines(cmd, args.timeout)
+           f"--mnist_dir={args.mnist_dir}", f"--overrides={overrides or args.overrides}",
+           f"--trainer_overrides={trainer_overrides or args.trainer_overrides}"]
+    records = _json_lines(cmd, args.timeout, env)
     return records[-1] if records else None
 
 
@@ -238,7 +241,7 @@ def machine():
 def percent_of_peak(rounds):
     """Median over rounds of our achieved FLOP/s over the matmul peak measured beside it."""
     shares = [r["ours"]["flops_per_g_step"] * r["ours"]["g_steps_per_s"] / 1e9 / r["matmul_peak"]
-              for r in rounds if r["ours"] and r.get("matmul_peak")]
+              for r in rounds if r["ours"] and math.isfinite(r.get("matmul_peak", math.nan))]
     return 100 * statistics.median(shares) if shares else float("nan")
 
 
@@ -254,7 +257,7 @@ def markdown(results, args, command):
         head += [f"{p} g-steps/s", f"ours / {p}"]
     head += ["GFLOP / g-step", "achieved GFLOP/s", "% of matmul peak", "peak RSS MB"]
     peaks = [r["matmul_peak"] for rounds in results.values() for r in rounds
-             if r.get("matmul_peak") == r.get("matmul_peak")]
+             if math.isfinite(r.get("matmul_peak", math.nan))]
     peak_text = (f"{statistics.median(peaks):.0f} GFLOP/s (median; {min(peaks):.0f}-"
                  f"{max(peaks):.0f} over the {len(peaks)} measurements beside each run)"
                  if peaks else "n/a")

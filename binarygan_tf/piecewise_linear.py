@@ -84,7 +84,9 @@ class MaxPooling2D(keras.layers.Layer):
         super().__init__(**kwargs)
         self.pool_size = int(pool_size)
         self.strides = int(strides or pool_size)
-        self.padding = padding
+        self.padding = padding.lower()  # Keras accepts either case
+        if self.padding not in ("valid", "same"):
+            raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
 
     def call(self, x):
         return _max_pool(x, self.pool_size, self.strides, self.padding.upper())

@@ -131,6 +131,10 @@ def test_mask_only_layers_compute_what_keras_layers_compute(shape, padding):
         assert y.shape == y_ref.shape == ours.compute_output_shape(shape)
         np.testing.assert_array_equal(y.numpy(), y_ref.numpy())
         np.testing.assert_array_equal(g.numpy(), g_ref.numpy())
+    upper = piecewise_linear.MaxPooling2D(2, 2, padding=padding.upper())
+    assert upper.compute_output_shape(shape) == pairs[1][0].compute_output_shape(shape)
+    with pytest.raises(ValueError, match="padding"):
+        piecewise_linear.MaxPooling2D(2, 2, padding="full")
 
 
 def _features_source(layer):
