@@ -20,18 +20,37 @@ def _step(trainer):
 
 
 class SlopeAnnealing(keras.callbacks.Callback):
-    """Multiply the neurons' sigmoid slope by `rate` after each epoch (paper Sec. 4.2: 1.1;
-    code: config.py `slope_annealing_rate`), and log the slope."""
+    """The neurons' sigmoid slope is multiplied by `rate` after each epoch (paper Sec. 4.2:
+    1.1; code: config.py `slope_annealing_rate`), and logged.
 
-    def __init__(self, rate, steps_per_epoch):
+    The slope is set from the generator step, `rate ** (epochs completed)`, rather than
+    multiplied in place, so a resumed or extended run cannot apply an epoch's factor twice or
+    miss it. After the last step of the run it keeps the value that step trained with: the
+    authors' loop multiplies once more after the final epoch, which would export a generator
+    (and draw its last grid) with 1.1^20 = 6.73, a slope it never trained with; the slides give
+    6.1 (1.1^19) at the end of 20 epochs. Whether the generator uses the slope at all is the
+    output neuron's `use_slope` (off in the authors'-code mode).
+    """
+
+    def __init__(self, rate, steps_per_epoch, total_steps):
         super().__init__()
         self.rate = rate
         self.steps_per_epoch = steps_per_epoch
+        self.total_steps = total_steps
+
+    def slope_at(self, step):
+        """The slope the generator step after `step` completed steps trains with."""
+        return self.rate ** (min(step, max(self.total_steps - 1, 0)) // self.steps_per_epoch)
+
+    def _update(self):
+        self.model.slope.assign(self.slope_at(_step(self.model)))
+
+    def on_train_begin(self, logs=None):
+        self._update()
 
     def on_epoch_end(self, epoch, logs=None):
         step = _step(self.model)
-        if step > 0 and step % self.steps_per_epoch == 0 and not self.model.stop_training:
-            self.model.slope.assign(self.model.slope * self.rate)
+        self._update()
         if logs is not None:
             logs["slope"] = float(self.model.slope.numpy())
             logs["generator_step"] = step

@@ -19,6 +19,7 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
+from binarygan_tf import seeds
 from binarygan_tf.errors import DataError, UserError
 
 ENV_VAR = "BINARYGAN_MNIST_DIR"
@@ -144,7 +145,9 @@ def steps_per_epoch(num_images, batch_size):
 
 def make_training_dataset(images, batch_size, seed, start_step=0):
     """Infinite float32 batches [batch_size,28,28,1]; batch `b` = batch `b % spe` of epoch
-    `b // spe`, each epoch a permutation fixed by (seed, epoch). Starts at `start_step`."""
+    `b // spe`, each epoch a permutation fixed by (the run's data-order stream of `seed`,
+    epoch). Starts at `start_step`."""
+    order_seed = seeds.derive(seed, "data_order")
     images = tf.constant(np.asarray(images, np.uint8))
     n = int(images.shape[0])
     spe = steps_per_epoch(n, batch_size)
@@ -152,7 +155,7 @@ def make_training_dataset(images, batch_size, seed, start_step=0):
 
     def epoch_batches(epoch):
         order = tf.random.experimental.stateless_shuffle(
-            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(order_seed, tf.int64), epoch]))
         return tf.data.Dataset.from_tensor_slices(order[: spe * batch_size]).batch(
             batch_size, drop_remainder=True)
 

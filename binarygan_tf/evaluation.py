@@ -17,7 +17,7 @@ import re
 import numpy as np
 
 from binarygan_tf import classifier as classifier_lib
-from binarygan_tf import data, metrics, plots
+from binarygan_tf import data, metrics, plots, seeds
 from binarygan_tf.errors import UserError
 
 LATENT_DIM = 128
@@ -94,7 +94,7 @@ def slug(label):
 
 def generate(generator, num_samples, seed, batch_size=1000):
     """Samples and preactivated outputs for z ~ N(0, I) drawn with `seed`."""
-    z = np.random.default_rng(seed).standard_normal((num_samples, LATENT_DIM)).astype(np.float32)
+    z = seeds.rng(seed, "evaluation_z").standard_normal((num_samples, LATENT_DIM)).astype(np.float32)
     parts = [generator(z[i:i + batch_size]) for i in range(0, num_samples, batch_size)]
     return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
 
@@ -110,7 +110,7 @@ def binarizations(samples, real_valued, seed):
     its two binarizations (paper Sec. 4.4: thresholding at 0.5, Bernoulli sampling)."""
     if not real_valued:
         return {"binary": samples}
-    rng = np.random.default_rng(seed + 1)
+    rng = seeds.rng(seed, "evaluation_binarize")
     return {"raw": samples,
             "threshold": (samples > 0.5).astype(np.float32),
             "bernoulli": (rng.random(samples.shape) < samples).astype(np.float32)}
@@ -148,7 +148,7 @@ def make_yardstick(mnist_dir=None, tfds_data_dir=None, cache_dir=None, log=print
 def reference_row(yardstick, num_samples, seed, mnist_dir=None, tfds_data_dir=None):
     """Real held-out digits measured like a generator: binarized train digits vs test digits."""
     train_images, _ = data.load_mnist_split("train", mnist_dir, tfds_data_dir)
-    rng = np.random.default_rng(seed)
+    rng = seeds.rng(seed, "evaluation_reference")
     pick = rng.choice(len(train_images), size=min(num_samples, len(train_images)), replace=False)
     return yardstick.measure(data.binarize(train_images[pick]).astype(np.float32))
 

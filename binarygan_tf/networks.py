@@ -18,7 +18,7 @@ sigmoid for the real-valued model) and `preactivated` (the sigmoid before binari
 
 import keras
 
-from binarygan_tf import piecewise_linear
+from binarygan_tf import piecewise_linear, seeds
 from binarygan_tf.neurons import make_output_neuron
 
 LATENT_DIM = 128  # code: presets/generator/*.py NET_G['z_dim'] = 128
@@ -48,19 +48,20 @@ def _kernel_init(seed):
 class _Builder:
     """Hands out layers with the authors' initializers and per-layer seeds.
 
-    Each layer gets its own seed (base seed + running index) so that a seed fixes all the
-    initial weights without every layer starting from the same draw.
+    Each layer gets its own child seed of the network's stream (seeds.py) so that one seed
+    fixes all the initial weights without any two layers starting from the same draw.
     """
 
-    def __init__(self, seed, bn_mode, constraint=None):
+    def __init__(self, seed, stream, bn_mode, constraint=None):
         self._seed = seed
+        self._stream = stream
         self._count = 0
         self._bn_mode = bn_mode
         self._constraint = constraint
 
     def _next_seed(self):
         self._count += 1
-        return None if self._seed is None else self._seed * 1000 + self._count
+        return seeds.derive(self._seed, self._stream, self._count)
 
     def _core_kwargs(self):
         return dict(kernel_initializer=_kernel_init(self._next_seed()),
@@ -87,7 +88,7 @@ class _Builder:
 
 def build_generator(arch="mlp", neuron="dbn", bn_mode="paper", seed=None, name="generator"):
     """G(z) -> {"samples", "preactivated"}; `bn_mode` 'paper' or 'code' (see module doc)."""
-    build = _Builder(seed, bn_mode)
+    build = _Builder(seed, "generator_init", bn_mode)
     z = keras.Input((LATENT_DIM,), name="z")
     if arch == "mlp":
         # code: presets/generator/mlp_{round,bernoulli,real}.py
@@ -107,7 +108,8 @@ def build_generator(arch="mlp", neuron="dbn", bn_mode="paper", seed=None, name="
         h = build.norm("bn_4")(h)
     else:
         raise ValueError(f"unknown arch {arch!r}; expected mlp or cnn")
-    neuron_layer = make_output_neuron(neuron, seed=seed, use_slope=(bn_mode == "paper"))
+    neuron_layer = make_output_neuron(neuron, seed=seeds.derive(seed, "sbn_noise"),
+                                      use_slope=(bn_mode == "paper"))
     samples, preactivated = neuron_layer(h)
     to_image = keras.layers.Reshape(IMAGE_SHAPE, name="to_image", dtype="float32")
     to_image_p = keras.layers.Reshape(IMAGE_SHAPE, name="to_image_p", dtype="float32")
@@ -129,7 +131,7 @@ def build_discriminator(arch="mlp", batch_norm=False, bn_mode="paper", weight_cl
     it after every critic update (code: models.py clips all D variables after each `d_step`).
     """
     constraint = None if weight_clip is None else ClipWeights(weight_clip)
-    build = _Builder(None if seed is None else seed + 1, bn_mode, constraint)
+    build = _Builder(seed, "discriminator_init", bn_mode, constraint)
 
     def hidden(core_layer, h, i):
         # core -> [BN] -> LeakyReLU, as neuralnet.py `Layer.build` orders them. The critic's

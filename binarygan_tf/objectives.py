@@ -13,7 +13,7 @@ Epsilons are the authors' (`config.py`: `'epsilon': 1e-8`), clip value and GP we
 import keras
 import tensorflow as tf
 
-from binarygan_tf import random_draws
+from binarygan_tf import random_draws, seeds
 from binarygan_tf.trainer import AdversarialTrainer
 
 CLIP_VALUE = 0.01  # code: config.py gan.clip_value
@@ -66,7 +66,7 @@ class WGANGPTrainer(WGANTrainer):
 
     def __init__(self, *args, seed=None, **kwargs):
         super().__init__(*args, seed=seed, **kwargs)
-        self.interpolation_seed = keras.random.SeedGenerator(None if seed is None else seed + 7)
+        self.interpolation_seed = keras.random.SeedGenerator(seeds.derive(seed, "interpolation"))
 
     def critic_loss(self, real, fake):
         wgan_loss, extras = super().critic_loss(real, fake)

@@ -23,13 +23,15 @@ TIMING_FILE = "reproduce_timing.json"
 
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
-    name: str  # run folder and flagfile name
+    name: str  # run folder name (and flagfile name, unless `config` is given)
     experiment: str  # "I", "II", "III", "IV" or "extra"
     label: str  # row label in tables and figures
+    seed: int = 0
+    config: str | None = None  # flagfile name when it differs from `name` (seed repeats)
 
     @property
     def flagfile(self):
-        return os.path.join(FLAGS_DIR, self.name + ".cfg")
+        return os.path.join(FLAGS_DIR, (self.config or self.name) + ".cfg")
 
 
 # The paper's Sec. 4.3-4.6 (Exp. I-IV), plus the row the issue asks for beyond the paper.
@@ -42,6 +44,11 @@ RUNS = (
     RunSpec("exp3_mlp_dbn_gan", "III", "MLP DBN, GAN"),
     RunSpec("exp3_mlp_sbn_gan", "III", "MLP SBN, GAN"),
     RunSpec("extra_mlp_dbn_paperbn", "extra", "MLP DBN, WGAN-GP, paper's batch norm"),
+    # Exp. I repeated with two more seeds: its claims compare two configurations, and a
+    # difference means something only against the spread between seeds.
+    *(RunSpec(f"{c}_seed{s}", "I", f"{label}, seed {s}", seed=s, config=c)
+      for c, label in (("exp1_mlp_dbn", "MLP DBN, WGAN-GP"), ("exp1_mlp_sbn", "MLP SBN, WGAN-GP"))
+      for s in (1, 2)),
     RunSpec("exp4_cnn_dbn", "IV", "CNN DBN, WGAN-GP"),
     RunSpec("exp4_cnn_sbn", "IV", "CNN SBN, WGAN-GP"),
     RunSpec("exp4_cnn_real", "IV", "CNN real-valued, WGAN-GP"),
@@ -106,7 +113,8 @@ def run_config(spec, profile, runs_dir, mnist_dir=None, tfds_data_dir=None):
     from binarygan_tf.train_lib import TrainConfig
 
     settings = read_flagfile(spec.flagfile)
-    settings.update(epochs=profile.epochs, max_steps=profile.max_steps, progress="line",
+    settings.update(seed=spec.seed, epochs=profile.epochs, max_steps=profile.max_steps,
+                    progress="line",
                     out_dir=os.path.join(runs_dir, spec.name), mnist_dir=mnist_dir,
                     tfds_data_dir=tfds_data_dir)
     settings.update(dict(profile.overrides))

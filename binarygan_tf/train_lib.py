@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from binarygan_tf import callbacks as cbs
-from binarygan_tf import data, export, flag_defs, networks, objectives
+from binarygan_tf import data, export, flag_defs, networks, objectives, provenance, seeds
 from binarygan_tf.errors import TrainingFailed, UserError
 from binarygan_tf.trainer import CriticSchedule
 
@@ -255,19 +255,19 @@ def run_training(config, log=print):
         log(f"resumed {run_dir} at generator step {int(trainer.generator_step.numpy())}, "
             f"slope {float(trainer.slope.numpy()):.4f}")
     with open(os.path.join(run_dir, "config.json"), "w") as f:
-        json.dump(config.to_json(), f, indent=2)
+        json.dump({**config.to_json(), **provenance.code_version()}, f, indent=2)
 
     total = spe * config.epochs
     if config.max_steps:
         total = min(total, config.max_steps)
     guard, stopper = cbs.StopOnNonFinite(), cbs.StopOnSignal()
-    fixed_z = np.random.default_rng(config.seed).standard_normal(
+    fixed_z = seeds.rng(config.seed, "sample_z").standard_normal(
         (64, networks.LATENT_DIM)).astype(np.float32)
     log_dir = os.path.join(run_dir, "logs")
     os.makedirs(log_dir, exist_ok=True)
     callbacks = [
         guard, stopper,
-        cbs.SlopeAnnealing(config.slope_annealing_rate, spe),
+        cbs.SlopeAnnealing(config.slope_annealing_rate, spe, total),
         cbs.SampleGrids(os.path.join(run_dir, "samples"), fixed_z, config.sample_every, spe),
         cbs.EpochCheckpoint(manager, spe, guard),
         keras.callbacks.CSVLogger(os.path.join(log_dir, "training_log.csv"), append=True),
@@ -313,7 +313,7 @@ def run_training(config, log=print):
 def _metadata(config, step, slope):
     return dict(neuron=config.neuron, arch=config.arch, objective=config.objective,
                 bn_mode=config.resolved_bn_mode, generator_step=step, slope=slope,
-                seed=config.seed, latent_dim=networks.LATENT_DIM)
+                seed=config.seed, latent_dim=networks.LATENT_DIM, **provenance.code_version())
 
 
 def export_from_checkpoint(config, checkpoint=None):

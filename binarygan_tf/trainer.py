@@ -17,7 +17,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from binarygan_tf import random_draws
+from binarygan_tf import random_draws, seeds
 from binarygan_tf.networks import LATENT_DIM, output_neuron
 
 
@@ -63,7 +63,7 @@ class AdversarialTrainer(keras.Model):
         self.slope = output_neuron(generator).slope
         self.generator_step = keras.Variable(0, dtype="int64", trainable=False,
                                              name="generator_step")
-        self.latent_seed = keras.random.SeedGenerator(seed)
+        self.latent_seed = keras.random.SeedGenerator(seeds.derive(seed, "latent"))
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.extra_trackers = {n: keras.metrics.Mean(name=n) for n in self.critic_metric_names}

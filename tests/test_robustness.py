@@ -118,7 +118,7 @@ def _assert_same_final_state(resumed_dir, straight_dir):
     meta = [json.load(open(os.path.join(d, "generator", "binarygan.json")))
             for d in (resumed_dir, straight_dir)]
     assert meta[0]["generator_step"] == meta[1]["generator_step"] == 200
-    assert meta[0]["slope"] == pytest.approx(meta[1]["slope"]) == pytest.approx(1.1 ** 4)
+    assert meta[0]["slope"] == pytest.approx(meta[1]["slope"]) == pytest.approx(1.1 ** 3)
     # Same seed, same data order, restored optimizer and RNG states: on CPU the runs are the
     # same computation, so the weights agree to float32 round-off (1e-5 allows for oneDNN
     # choosing another reduction order after a restart; in practice they are identical).

@@ -37,10 +37,12 @@ def _weights(run_dir):
 
 
 def test_full_run_writes_everything_and_anneals_slope(tmp_path):
-    result = train_lib.run_training(tiny_config(tmp_path), log=lambda *_: None)
+    result = train_lib.run_training(tiny_config(tmp_path, epochs=3), log=lambda *_: None)
     run = result.run_dir
     assert result.status == "completed"
-    assert result.generator_step == 2 * STEPS_PER_EPOCH
+    assert result.generator_step == 3 * STEPS_PER_EPOCH
+    # Annealed after epochs 1 and 2, not after the last: the exported generator keeps the
+    # slope its last epoch trained with (1.1 ** (epochs - 1)).
     assert result.slope == pytest.approx(1.1 ** 2, rel=1e-6)
     config = json.load(open(os.path.join(run, "config.json")))
     assert config["neuron"] == "dbn" and config["bn_mode"] in ("paper", "code")
@@ -48,11 +50,12 @@ def test_full_run_writes_everything_and_anneals_slope(tmp_path):
     assert {"step_000000.png", "step_000005.png", "step_000010.png", "epoch_001.png",
             "epoch_002_preactivated.png"} <= samples
     rows = list(csv.DictReader(open(os.path.join(run, "logs", "training_log.csv"))))
-    assert [float(r["slope"]) for r in rows] == pytest.approx([1.1, 1.21])
+    assert [float(r["slope"]) for r in rows] == pytest.approx([1.1, 1.21, 1.21])
     assert all(np.isfinite(float(r["d_loss"])) for r in rows)
     assert os.path.isfile(os.path.join(run, "generator", "saved_model.pb"))
     meta = json.load(open(os.path.join(run, "generator", "binarygan.json")))
-    assert meta["generator_step"] == 16 and meta["neuron"] == "dbn"
+    assert meta["generator_step"] == 24 and meta["neuron"] == "dbn"
+    assert meta["slope"] == pytest.approx(1.21)
 
 
 EXPORT_CHECK = textwrap.dedent("""
