@@ -18,7 +18,7 @@ sigmoid for the real-valued model) and `preactivated` (the sigmoid before binari
 
 import keras
 
-from binarygan_tf import piecewise_linear, seeds
+from binarygan_tf import config, piecewise_linear, seeds
 from binarygan_tf.neurons import make_output_neuron
 
 LATENT_DIM = 128  # code: presets/generator/*.py NET_G['z_dim'] = 128
@@ -52,11 +52,11 @@ class _Builder:
     fixes all the initial weights without any two layers starting from the same draw.
     """
 
-    def __init__(self, seed, stream, bn_mode, constraint=None):
+    def __init__(self, seed, stream, follow, constraint=None):
         self._seed = seed
         self._stream = stream
         self._count = 0
-        self._bn_mode = bn_mode
+        self._follow = follow
         self._constraint = constraint
 
     def _next_seed(self):
@@ -79,16 +79,21 @@ class _Builder:
                                             name=name, **self._core_kwargs())
 
     def norm(self, name):
-        layer_cls = (keras.layers.BatchNormalization if self._bn_mode == "paper"
+        layer_cls = (keras.layers.BatchNormalization if self._follow == "paper"
                      else FrozenStatisticsBatchNorm)
         # Momentum and epsilon: tf.layers.batch_normalization defaults (0.99, 1e-3).
         return layer_cls(momentum=0.99, epsilon=1e-3, name=name, gamma_constraint=self._constraint,
                          beta_constraint=self._constraint)
 
 
-def build_generator(arch="mlp", neuron="dbn", bn_mode="paper", seed=None, name="generator"):
-    """G(z) -> {"samples", "preactivated"}; `bn_mode` 'paper' or 'code' (see module doc)."""
-    build = _Builder(seed, "generator_init", bn_mode)
+def build_generator(arch="mlp", neuron="dbn", follow=config.DEFAULT_FOLLOW, seed=None,
+                    name="generator"):
+    """G(z) -> {"samples", "preactivated"}.
+
+    `follow`: 'code' (the authors' code as it ran: inference-mode batch norm, the neuron
+    ignores the slope) or 'paper' (the paper's text); config.TrainConfig.follow explains.
+    """
+    build = _Builder(seed, "generator_init", follow)
     z = keras.Input((LATENT_DIM,), name="z")
     if arch == "mlp":
         # code: presets/generator/mlp_{round,bernoulli,real}.py
@@ -109,7 +114,7 @@ def build_generator(arch="mlp", neuron="dbn", bn_mode="paper", seed=None, name="
     else:
         raise ValueError(f"unknown arch {arch!r}; expected mlp or cnn")
     neuron_layer = make_output_neuron(neuron, seed=seeds.derive(seed, "sbn_noise"),
-                                      use_slope=(bn_mode == "paper"))
+                                      use_slope=(follow == "paper"))
     samples, preactivated = neuron_layer(h)
     to_image = keras.layers.Reshape(IMAGE_SHAPE, name="to_image", dtype="float32")
     to_image_p = keras.layers.Reshape(IMAGE_SHAPE, name="to_image_p", dtype="float32")
@@ -122,7 +127,7 @@ def output_neuron(generator):
     return generator.get_layer("output_neuron")
 
 
-def build_discriminator(arch="mlp", batch_norm=False, bn_mode="paper", weight_clip=None,
+def build_discriminator(arch="mlp", batch_norm=False, follow=config.DEFAULT_FOLLOW, weight_clip=None,
                         seed=None, name="discriminator"):
     """D(x) -> one logit per image.
 
@@ -131,7 +136,7 @@ def build_discriminator(arch="mlp", batch_norm=False, bn_mode="paper", weight_cl
     it after every critic update (code: models.py clips all D variables after each `d_step`).
     """
     constraint = None if weight_clip is None else ClipWeights(weight_clip)
-    build = _Builder(seed, "discriminator_init", bn_mode, constraint)
+    build = _Builder(seed, "discriminator_init", follow, constraint)
 
     def hidden(core_layer, h, i):
         # core -> [BN] -> LeakyReLU, as neuralnet.py `Layer.build` orders them. The critic's

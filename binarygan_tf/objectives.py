@@ -10,10 +10,12 @@ Epsilons are the authors' (`config.py`: `'epsilon': 1e-8`), clip value and GP we
 (`'clip_value': .01`, `'gp_coefficient': 10.`).
 """
 
+import dataclasses
+
 import keras
 import tensorflow as tf
 
-from binarygan_tf import random_draws, seeds
+from binarygan_tf import config, random_draws, seeds
 from binarygan_tf.trainer import AdversarialTrainer
 
 CLIP_VALUE = 0.01  # code: config.py gan.clip_value
@@ -95,8 +97,10 @@ def _sigmoid_ce(labels, logits):
 
 class TF1RMSprop(keras.optimizers.RMSprop):
     """RMSProp whose mean-square accumulator starts at 1, as TF1's `tf.train.RMSPropOptimizer`
-    does (its `ms` slot is initialized with ones); Keras starts it at 0, which makes the first
-    updates ~1/sqrt(1 - decay) ~ 3x larger. Used in the authors'-code mode."""
+    does (its `ms` slot is initialized with ones). Keras starts it at 0, so its first update
+    is about lr*g/sqrt(0.1 g^2) against TF1's lr*g/sqrt(0.9 + 0.1 g^2): sqrt(1 + 9/g^2) times
+    larger, about 3x at |g| = 1 and 300x at |g| = 0.01, and WGAN's clipped critic has small
+    gradients. Used when following the authors' code (`follow="code"`)."""
 
     def build(self, var_list):
         if self.built:
@@ -106,24 +110,37 @@ class TF1RMSprop(keras.optimizers.RMSprop):
             velocity.assign(tf.ones_like(velocity))
 
 
-TRAINERS = {"gan": GANTrainer, "wgan": WGANTrainer, "wgan-gp": WGANGPTrainer}
+@dataclasses.dataclass(frozen=True)
+class ObjectiveSpec:
+    """Everything that goes with one objective, described once (the table in the module
+    docstring): its trainer (the losses), its optimizer, and the discriminator it needs."""
+
+    trainer: type
+    optimizer: str  # "adam" or "rmsprop"
+    discriminator_batch_norm: bool
+    weight_clip: float | None = None
+
+    def make_optimizer(self, follow=config.DEFAULT_FOLLOW, mixed_float16=False):
+        """A fresh optimizer (one per network); `follow="code"` gives WGAN TF1's RMSProp."""
+        if self.optimizer == "rmsprop":
+            rmsprop_cls = TF1RMSprop if follow == "code" else keras.optimizers.RMSprop
+            opt = rmsprop_cls(learning_rate=LEARNING_RATE, rho=RMSPROP_DECAY, momentum=0.0,
+                              epsilon=OPTIMIZER_EPSILON)
+        else:
+            opt = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=ADAM_BETAS[0],
+                                        beta_2=ADAM_BETAS[1], epsilon=OPTIMIZER_EPSILON)
+        if mixed_float16:
+            # Dynamic loss scaling: float16 gradients of small losses underflow otherwise.
+            opt = keras.optimizers.LossScaleOptimizer(opt)
+        return opt
 
 
-def make_optimizer(objective, bn_mode="paper", mixed_float16=False):
-    """The optimizer the paper pairs with `objective` (table in the module docstring)."""
-    if objective == "wgan":
-        rmsprop_cls = TF1RMSprop if bn_mode == "code" else keras.optimizers.RMSprop
-        opt = rmsprop_cls(learning_rate=LEARNING_RATE, rho=RMSPROP_DECAY, momentum=0.0,
-                          epsilon=OPTIMIZER_EPSILON)
-    else:
-        opt = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=ADAM_BETAS[0],
-                                    beta_2=ADAM_BETAS[1], epsilon=OPTIMIZER_EPSILON)
-    if mixed_float16:
-        # Dynamic loss scaling: float16 gradients of small losses underflow otherwise.
-        opt = keras.optimizers.LossScaleOptimizer(opt)
-    return opt
-
-
-def discriminator_options(objective):
-    """(batch_norm, weight_clip) of the discriminator for `objective` (paper 4.2, 4.5)."""
-    return objective == "gan", (CLIP_VALUE if objective == "wgan" else None)
+OBJECTIVES = {
+    # paper Sec. 4.5: batch norm in D for the GAN objective, Adam
+    "gan": ObjectiveSpec(GANTrainer, "adam", discriminator_batch_norm=True),
+    # paper Sec. 4.5: no batch norm in D, weight clipping, RMSProp
+    "wgan": ObjectiveSpec(WGANTrainer, "rmsprop", discriminator_batch_norm=False,
+                          weight_clip=CLIP_VALUE),
+    # paper Sec. 4.2: no batch norm in D (Gulrajani et al.), Adam
+    "wgan-gp": ObjectiveSpec(WGANGPTrainer, "adam", discriminator_batch_norm=False),
+}

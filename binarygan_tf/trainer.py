@@ -17,19 +17,20 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from binarygan_tf import random_draws, seeds
+from binarygan_tf import config, random_draws, seeds
 from binarygan_tf.networks import LATENT_DIM, output_neuron
 
 
 @dataclasses.dataclass(frozen=True)
 class CriticSchedule:
-    """Critic updates per generator step (code: models.py, `counter < 25 or counter % 500 == 0`
-    -> 100 critics, else 5; the same numbers as WGAN's reference implementation)."""
+    """Critic updates per generator step: `warmup_steps` for the first `warmup_until`
+    generator steps and every `warmup_every`-th, else `steps` (defaults and their source:
+    config.py)."""
 
-    steps: int = 5
-    warmup_steps: int = 100
-    warmup_until: int = 25
-    warmup_every: int = 500
+    steps: int = config.CRITIC_STEPS
+    warmup_steps: int = config.CRITIC_WARMUP_STEPS
+    warmup_until: int = config.CRITIC_WARMUP_UNTIL
+    warmup_every: int = config.CRITIC_WARMUP_EVERY
 
     def count(self, generator_step):
         """n_critic for a (tensor) generator step, usable inside the compiled step."""

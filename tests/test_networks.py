@@ -73,7 +73,7 @@ def test_seed_fixes_initial_weights():
 
 def test_code_mode_batch_norm_is_a_fixed_affine():
     """Authors' code: inference-mode BN with moving stats 0/1, even when training."""
-    g = networks.build_generator("mlp", "dbn", bn_mode="code", seed=0)
+    g = networks.build_generator("mlp", "dbn", follow="code", seed=0)
     bn = g.get_layer("bn_1")
     bn.gamma.assign(np.full(1024, 2.0, np.float32))
     bn.beta.assign(np.full(1024, 0.5, np.float32))
@@ -85,7 +85,7 @@ def test_code_mode_batch_norm_is_a_fixed_affine():
 
 
 def test_paper_mode_batch_norm_normalizes_the_batch():
-    g = networks.build_generator("mlp", "dbn", bn_mode="paper", seed=0)
+    g = networks.build_generator("mlp", "dbn", follow="paper", seed=0)
     bn = g.get_layer("bn_1")
     x = tf.random.normal((64, 1024), seed=2) * 5 + 3
     y = bn(x, training=True).numpy()

@@ -45,7 +45,7 @@ def test_full_run_writes_everything_and_anneals_slope(tmp_path):
     # slope its last epoch trained with (1.1 ** (epochs - 1)).
     assert result.slope == pytest.approx(1.1 ** 2, rel=1e-6)
     config = json.load(open(os.path.join(run, "config.json")))
-    assert config["neuron"] == "dbn" and config["bn_mode"] in ("paper", "code")
+    assert config["neuron"] == "dbn" and config["follow"] == "code"
     samples = set(os.listdir(os.path.join(run, "samples")))
     assert {"step_000000.png", "step_000005.png", "step_000010.png", "epoch_001.png",
             "epoch_002_preactivated.png"} <= samples

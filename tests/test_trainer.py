@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from binarygan_tf import networks, objectives, random_draws
+from binarygan_tf import networks, objectives, random_draws, train_lib
 from binarygan_tf.trainer import CriticSchedule
 
 TINY = CriticSchedule(steps=2, warmup_steps=3, warmup_until=1, warmup_every=1000)
@@ -18,16 +18,14 @@ def _real_batch(n=16, seed=0):
 
 
 def _trainer(arch="mlp", neuron="dbn", objective="wgan-gp", schedule=TINY, seed=0,
-             bn_mode="paper"):
+             follow="paper"):
+    """The trainer train.py builds (eager: these tests step it by hand), tiny schedule."""
     keras.utils.set_random_seed(seed)
-    d_bn, clip = objectives.discriminator_options(objective)
-    g = networks.build_generator(arch, neuron, bn_mode, seed=seed)
-    d = networks.build_discriminator(arch, d_bn, bn_mode, weight_clip=clip, seed=seed)
-    t = objectives.TRAINERS[objective](g, d, schedule=schedule, seed=seed)
-    t.compile(objectives.make_optimizer(objective, bn_mode),
-              objectives.make_optimizer(objective, bn_mode))
-    t.build_optimizers()
-    return t
+    return train_lib.build_trainer(train_lib.TrainConfig(
+        arch=arch, neuron=neuron, objective=objective, seed=seed, follow=follow,
+        critic_steps=schedule.steps, critic_warmup_steps=schedule.warmup_steps,
+        critic_warmup_until=schedule.warmup_until, critic_warmup_every=schedule.warmup_every,
+        jit_compile=False))
 
 
 def _dataset(n_batches=4, batch=16):
@@ -132,7 +130,7 @@ def test_fixed_seed_gives_identical_first_losses():
 
 
 def test_code_mode_rmsprop_accumulator_starts_at_one():
-    t = _trainer(objective="wgan", bn_mode="code")
+    t = _trainer(objective="wgan", follow="code")
     assert isinstance(t.d_optimizer, objectives.TF1RMSprop)
     assert all(np.all(v.numpy() == 1.0) for v in t.d_optimizer._velocities)
     assert isinstance(_trainer(objective="wgan").d_optimizer, keras.optimizers.RMSprop)
@@ -200,7 +198,7 @@ def test_xla_step_computes_what_the_default_path_computes(objective, neuron, mon
     monkeypatch.setattr(random_draws, "uniform", _pinned_random)
     results = []
     for jit in (False, True):
-        t = _trainer(neuron=neuron, objective=objective, seed=5, bn_mode="code")
+        t = _trainer(neuron=neuron, objective=objective, seed=5, follow="code")
         t.compile(t.d_optimizer, t.g_optimizer, jit_compile=jit)
         logs = t.fit(_dataset(), epochs=1, steps_per_epoch=1, verbose=0).history
         results.append((logs, [v.numpy() for v in t.generator.trainable_weights

@@ -1,0 +1,48 @@
+"""The `binarygan` command: `binarygan train|evaluate|reproduce|sample|export [--flags]`.
+
+Each subcommand is a module here with `DOC`, `define_flags()` and `main()`; the top-level
+`train.py`, `evaluate.py`, ... of a checkout and `python -m binarygan_tf` run the same
+modules, so an installed package and a checkout behave alike.
+"""
+
+import importlib
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SUBCOMMANDS = {
+    "train": "train a model (one paper experiment: --experiment=exp1_mlp_dbn)",
+    "evaluate": "measure exported generators against MNIST",
+    "reproduce": "train, evaluate and write the results page of all the paper's runs",
+    "sample": "draw samples from an exported generator to a PNG grid or .npy",
+    "export": "export a run's generator from a checkpoint",
+}
+
+
+def run_subcommand(name, argv):
+    """Define `name`'s flags and run it with `argv` (argv[0] is the program name)."""
+    from binarygan_tf import cli
+
+    module = importlib.import_module(f"binarygan_tf.commands.{name}")
+    module.define_flags()
+    cli.run(module.main, argv, doc=module.DOC)
+
+
+def usage():
+    lines = ["usage: binarygan COMMAND [--flag=value ...]   (binarygan COMMAND --help)", "",
+             "commands:"]
+    lines += [f"  {name:<10} {what}" for name, what in SUBCOMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    argv = sys.argv if argv is None else argv
+    if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
+        print(usage())
+        sys.exit(0 if len(argv) >= 2 else 2)
+    name = argv[1]
+    if name not in SUBCOMMANDS:
+        print(f"error: unknown command {name!r}.\n{usage()}", file=sys.stderr)
+        sys.exit(2)
+    run_subcommand(name, [f"binarygan {name}", *argv[2:]])

@@ -1,0 +1,395 @@
+"""Every training setting in one place: its default, its allowed values, its source, its group.
+
+`TrainConfig` is the single source of truth (the ml_collections idea): `flag_defs` builds the
+absl flags of `train.py` from its fields, `reproduce.py` reads the experiment flagfiles through
+the same absl parser (`from_flagfile`), `--help` lists the fields grouped as below, and
+`--resume` checks a command line against a run's stored `config.json` by each field's
+`on_resume` rule. This module imports no TensorFlow, so a bad flag is refused in milliseconds,
+before TensorFlow's start-up.
+
+Sources: "paper" = Dong & Yang (2018); "code" = the authors' repository salu133445/binarygan
+(`config.py`, `bgan/mnist/models.py`).
+"""
+
+import dataclasses
+import json
+import math
+import os
+import types
+import typing
+
+from binarygan_tf.errors import UserError
+
+NEURONS = ("dbn", "sbn", "real")
+OBJECTIVES = ("gan", "wgan", "wgan-gp")
+ARCHS = ("mlp", "cnn")
+FOLLOW = ("code", "paper")
+PROGRESS_MODES = ("auto", "bar", "line", "off")
+PRECISIONS = ("off", "mixed_float16", "mixed_bfloat16")
+GROUPS = ("data", "model", "schedule", "output", "speed")
+
+# The critic schedule (code: models.py `if counter < 25 or counter % 500 == 0: num_critics =
+# 100 else 5`, the numbers of WGAN's reference implementation).
+CRITIC_STEPS = 5
+CRITIC_WARMUP_STEPS = 100
+CRITIC_WARMUP_UNTIL = 25
+CRITIC_WARMUP_EVERY = 500
+
+# Measured defaults (docs/authors_code.md "Which default", docs/performance.md).
+DEFAULT_FOLLOW = "code"
+# XLA per architecture: it speeds up the MLP step; XLA:CPU runs the CNN's convolutions inside
+# the critic tf.while_loop far slower than TensorFlow's oneDNN kernels (docs/performance.md).
+DEFAULT_JIT_COMPILE = {"mlp": True, "cnn": False}
+
+# What --resume may take from the command line. Everything else shapes the model, the data
+# stream or the schedule, so it comes from the run's config.json and a differing flag is refused.
+MAY_CHANGE = "may_change"  # taken from the command line and recorded
+FIXED = "fixed"  # must equal the stored value
+RUN_CONTROL = "run_control"  # says how to start, not what the run is (--resume, --overwrite)
+
+
+def setting(default, help, group, *, source=None, on_resume=FIXED, choices=None):
+    """A TrainConfig field with what the flags, the help and --resume need to know."""
+    if group not in GROUPS:
+        raise ValueError(group)
+    return dataclasses.field(default=default, metadata=dict(
+        help=help, group=group, source=source, on_resume=on_resume, choices=choices))
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    # -- data
+    mnist_dir: str | None = setting(
+        None, "Folder with the four MNIST IDX files (.gz or raw). Falls back to env "
+        "BINARYGAN_MNIST_DIR, then to TFDS (which needs a download or --tfds_data_dir).",
+        "data", on_resume=MAY_CHANGE)
+    tfds_data_dir: str | None = setting(None, "Passed to tfds.load(data_dir=...).", "data",
+                                        on_resume=MAY_CHANGE)
+    # -- model
+    neuron: str = setting(
+        "dbn", "Generator output neuron: deterministic binary (paper Sec. 2.2, eq. 6), "
+        "stochastic binary (Sec. 2.3, eq. 7), or the real-valued sigmoid baseline (Sec. 4.4).",
+        "model", choices=NEURONS)
+    objective: str = setting(
+        "wgan-gp", "GAN (non-saturating), WGAN (weight clipping) or WGAN-GP (the paper's "
+        "default, Sec. 4.2).", "model", choices=OBJECTIVES)
+    arch: str = setting("mlp", "Network preset (paper Table 1 / code presets).", "model",
+                        choices=ARCHS)
+    follow: str = setting(
+        DEFAULT_FOLLOW, "Where the paper's text and the authors' code disagree, follow "
+        "'code' (what their code ran: inference-mode batch norm, i.e. a learned affine; the "
+        "neurons' slope unused; TF1 RMSProp accumulator starting at 1) or 'paper' (real batch "
+        "norm, the annealed slope in the neurons, Keras RMSProp). Default 'code', measured to "
+        "reproduce the published results better (docs/authors_code.md). Replaces --bn_mode.",
+        "model", choices=FOLLOW)
+    discriminator_batch_norm: bool | None = setting(
+        None, "Batch norm in D. Default: the objective's, as the paper has it (Sec. 4.5: with "
+        "--objective=gan, yes; WGAN and WGAN-GP, no). The authors' committed config.py trains "
+        "the GAN objective with D preset `mlp`, without it: --nodiscriminator_batch_norm.",
+        "model")
+    seed: int = setting(0, "Root seed: weights, z, data order, SBN noise and interpolation "
+                        "weights each get an independent stream of it (seeds.py).", "model")
+    # -- schedule
+    epochs: int = setting(20, "Training epochs (code: config.py num_epoch=20).", "schedule",
+                          on_resume=MAY_CHANGE)
+    max_steps: int | None = setting(None, "Stop after this many generator steps (smoke runs).",
+                                    "schedule", on_resume=MAY_CHANGE)
+    batch_size: int = setting(64, "Batch size (code: config.py batch_size=64).", "schedule")
+    critic_steps: int = setting(CRITIC_STEPS, "Critic updates per generator step (code: 5).",
+                                "schedule")
+    critic_warmup_steps: int = setting(
+        CRITIC_WARMUP_STEPS, "Critic updates per generator step during warm-up (code: 100).",
+        "schedule")
+    critic_warmup_until: int = setting(
+        CRITIC_WARMUP_UNTIL, "Generator steps that use the warm-up critic count (code: 25).",
+        "schedule")
+    critic_warmup_every: int = setting(
+        CRITIC_WARMUP_EVERY, "Every n-th generator step uses the warm-up count again "
+        "(code: 500).", "schedule")
+    slope_annealing_rate: float = setting(
+        1.1, "Multiply the neurons' sigmoid slope by this after each epoch but the last "
+        "(paper Sec. 4.2 and code config.py: 1.1; 1.0 turns annealing off).", "schedule")
+    # -- output
+    out_dir: str | None = setting(
+        None, "Run directory. Default: runs/<arch>_<neuron>_<objective>, plus _paper with "
+        "--follow=paper.", "output", on_resume=RUN_CONTROL)
+    resume: bool = setting(False, "Continue the run in --out_dir from its latest checkpoint; "
+                           "its settings come from its config.json.", "output",
+                           on_resume=RUN_CONTROL)
+    overwrite: bool = setting(False, "Delete an existing --out_dir and start afresh.",
+                              "output", on_resume=RUN_CONTROL)
+    sample_every: int = setting(
+        500, "Write sample grids every n generator steps, plus steps 100 and 200 (code: "
+        "counter % 500 == 0 or counter < 300 and counter % 100 == 0).", "output",
+        on_resume=MAY_CHANGE)
+    checkpoint_every: int = setting(
+        500, "Also checkpoint every n generator steps besides each epoch end, so a kill "
+        "loses at most that much work (the last few are kept).", "output",
+        on_resume=MAY_CHANGE)
+    tensorboard: bool = setting(True, "Write TensorBoard logs to RUN_DIR/logs.", "output",
+                                on_resume=MAY_CHANGE)
+    scalars_every: int = setting(100, "Log losses to TensorBoard every n generator steps.",
+                                 "output", on_resume=MAY_CHANGE)
+    progress: str = setting("auto", "A live bar, one line per epoch (for log files), or "
+                            "none; auto = bar on a terminal, line otherwise.", "output",
+                            on_resume=MAY_CHANGE, choices=PROGRESS_MODES)
+    # -- speed
+    jit_compile: bool | None = setting(
+        None, "Compile the training step with XLA. Default: on for --arch=mlp, off for "
+        "--arch=cnn (docs/performance.md); --nojit_compile turns it off. XLA draws other "
+        "(equally distributed) random numbers for the same seed.", "speed",
+        on_resume=MAY_CHANGE)
+    steps_per_execution: int = setting(1, "Generator steps per compiled call.", "speed",
+                                       on_resume=MAY_CHANGE)
+    mixed_precision: str = setting(
+        "off", "Keras dtype policy; losses, gradient penalty and neuron math stay float32.",
+        "speed", choices=PRECISIONS)
+
+    # ------------------------------------------------------------ construction
+    @classmethod
+    def fields(cls):
+        return dataclasses.fields(cls)
+
+    @classmethod
+    def from_flags(cls, flag_values):
+        return cls(**explicit_or_default(flag_values, set_only=False))
+
+    @classmethod
+    def from_dict(cls, stored):
+        """From a stored config.json (older runs wrote `bn_mode` for `follow`)."""
+        stored = dict(stored)
+        if "follow" not in stored and "bn_mode" in stored:
+            stored["follow"] = stored["bn_mode"]
+        names = {f.name for f in cls.fields()}
+        return cls(**{k: v for k, v in stored.items() if k in names})
+
+    @classmethod
+    def load(cls, run_dir):
+        stored = read_stored(run_dir)
+        config = cls.from_dict(stored)
+        config.out_dir = run_dir
+        return config
+
+    # ------------------------------------------------------------ resolved values
+    @property
+    def run_dir(self):
+        if self.out_dir:
+            return self.out_dir
+        name = f"{self.arch}_{self.neuron}_{self.objective}"
+        if self.follow != DEFAULT_FOLLOW:
+            name += f"_{self.follow}"
+        return os.path.join("runs", name)
+
+    @property
+    def resolved_jit_compile(self):
+        if self.jit_compile is None:
+            return DEFAULT_JIT_COMPILE[self.arch]
+        return self.jit_compile
+
+    def validate(self):
+        """Raise UserError naming the first bad setting and how to fix it."""
+        for f in self.fields():
+            choices = f.metadata["choices"]
+            if choices and getattr(self, f.name) not in choices:
+                raise UserError(f"--{f.name}={getattr(self, f.name)!r} is not one of "
+                                f"{', '.join(choices)}.")
+        positive = ["epochs", "batch_size", "critic_steps", "critic_warmup_steps",
+                    "critic_warmup_every", "sample_every", "checkpoint_every",
+                    "scalars_every", "steps_per_execution"]
+        for name in positive + ["max_steps"]:
+            value = getattr(self, name)
+            if (value is not None or name in positive) and (value is None or value < 1):
+                raise UserError(f"--{name} must be a positive integer, got {value}.")
+        if self.critic_warmup_until < 0:
+            raise UserError(f"--critic_warmup_until must be >= 0, got "
+                            f"{self.critic_warmup_until}.")
+        if not (self.slope_annealing_rate > 0 and math.isfinite(self.slope_annealing_rate)):
+            raise UserError(f"--slope_annealing_rate must be a positive number (1.0 turns "
+                            f"annealing off), got {self.slope_annealing_rate}.")
+        if self.resume and self.overwrite:
+            raise UserError("--resume and --overwrite contradict each other; pick one.")
+
+    def to_json(self):
+        return dict(dataclasses.asdict(self), run_dir=self.run_dir,
+                    jit_compile=self.resolved_jit_compile)
+
+
+CONFIG_FILE = "config.json"
+
+
+def read_stored(run_dir):
+    """The stored config.json of a run directory, as a dict."""
+    path = os.path.join(run_dir, CONFIG_FILE)
+    if not os.path.isfile(path):
+        raise UserError(f"{run_dir} is not a run directory: it has no {CONFIG_FILE}.")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path} cannot be read ({e}); the run's settings are lost, start "
+                        f"a new run.") from None
+
+
+def reconcile_resume(stored, given):
+    """The config of a resumed run: its stored settings, plus the `given` ones (name -> value,
+    what the command line set explicitly) that may change on resume.
+
+    A given setting that shapes the model, data or schedule and differs from the stored one
+    is refused with one line: continuing an SBN run as a DBN, or an MLP checkpoint as a CNN,
+    would silently train something else or fail deep inside TensorFlow. Returns
+    (config, changes) where `changes` maps the settings that differ from the stored run to
+    (old, new).
+    """
+    base = TrainConfig.from_dict(stored)
+    by_name = {f.name: f for f in TrainConfig.fields()}
+    changes = {}
+    for name, value in given.items():
+        rule = by_name[name].metadata["on_resume"]
+        old = getattr(base, name)
+        if rule == FIXED and value != old:
+            raise UserError(
+                f"--{name}={_flag_value(value)} conflicts with the run being resumed, which "
+                f"has --{name}={_flag_value(old)}; a resumed run keeps its settings (drop "
+                f"the flag, or start a new run with another --out_dir).")
+        if rule == MAY_CHANGE and value != old:
+            changes[name] = (old, value)
+        setattr(base, name, value)
+    base.resume = True
+    base.overwrite = False
+    return base, changes
+
+
+def check_against_run_dir(config):
+    """What is already in `config.run_dir` against what `config` asks, checked before anything
+    is written there: a new run must not land on an old one (unless --overwrite), and a
+    resumed run must have a checkpoint and keep its stored settings. Returns the config to
+    train (for --resume: the stored settings plus what may change) and the changes
+    {setting: (old, new)} a resume makes. TensorFlow-free, so the CLI calls it first."""
+    from binarygan_tf import files
+
+    run_dir = config.run_dir
+    if not config.resume:
+        if os.path.isdir(run_dir) and os.listdir(run_dir) and not config.overwrite:
+            raise UserError(f"{run_dir} already holds a run. Pass --resume to continue it, "
+                            f"--overwrite to replace it, or choose another --out_dir.")
+        return config, {}
+    if files.latest_checkpoint_step(run_dir) is None:
+        raise UserError(f"--resume: {run_dir} has no checkpoint to resume from. Drop --resume "
+                        f"to start a new run there, or pass the right --out_dir.")
+    given = {f.name: getattr(config, f.name) for f in TrainConfig.fields()
+             if f.metadata["on_resume"] != RUN_CONTROL}
+    resumed, changes = reconcile_resume(read_stored(run_dir), given)
+    resumed.out_dir = run_dir
+    return resumed, changes
+
+
+def from_command_line(flag_values):
+    """The config train.py runs: the flags as given; with --resume, the run's stored settings
+    plus only the flags the command line set explicitly (defaults of flags not given must not
+    count as a request to change the run)."""
+    config = TrainConfig.from_flags(flag_values)
+    experiment = flag_values["experiment"].value if "experiment" in flag_values else None
+    if experiment:
+        # The experiment's flagfile first, then whatever the command line set explicitly.
+        config = from_flagfile(experiment_flagfile(experiment),
+                               **explicit_or_default(flag_values))
+    config.validate()
+    if not config.resume:
+        return config
+    run_dir = config.run_dir
+    if not os.path.isfile(os.path.join(run_dir, CONFIG_FILE)):
+        raise UserError(f"--resume: {run_dir} is not a run directory (no {CONFIG_FILE}); "
+                        f"pass the run's --out_dir.")
+    given = {name: value for name, value in explicit_or_default(flag_values).items()
+             if _rule(name) != RUN_CONTROL}
+    resumed, _ = reconcile_resume(read_stored(run_dir), given)
+    resumed.out_dir = run_dir
+    resumed.validate()
+    return resumed
+
+
+def _rule(name):
+    return next(f.metadata["on_resume"] for f in TrainConfig.fields() if f.name == name)
+
+
+def _flag_value(value):
+    if isinstance(value, bool):
+        return str(value).lower()
+    return value
+
+
+# ------------------------------------------------------------ flags
+DEPRECATED_ALIASES = {"bn_mode": "follow"}  # old flag -> the setting it now sets
+
+
+def explicit_or_default(flag_values, set_only=True):
+    """{setting: value} from parsed absl flags: the settings the command line (or a flagfile)
+    set explicitly, or with `set_only=False` every setting. A deprecated alias counts as its
+    new name; giving both with different values is refused."""
+    out = {}
+    for f in TrainConfig.fields():
+        if f.name in flag_values and (flag_values[f.name].present or not set_only):
+            out[f.name] = flag_values[f.name].value
+    for old, new in DEPRECATED_ALIASES.items():
+        if old in flag_values and flag_values[old].present:
+            value = flag_values[old].value
+            if flag_values[new].present and flag_values[new].value != value:
+                raise UserError(f"--{old}={value} (deprecated) contradicts --{new}="
+                                f"{flag_values[new].value}; use --{new} only.")
+            out[new] = value
+    return out
+
+
+def flag_type(field):
+    """(python type, optional) of a TrainConfig field."""
+    annotation = field.type
+    optional = False
+    if isinstance(annotation, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(annotation))
+        annotation = args[0]
+    return annotation, optional
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# The experiment flagfiles: flags/ of a checkout; installed, they ship inside the package
+# (pyproject.toml maps flags/ to binarygan_tf/flags/).
+EXPERIMENT_DIRS = (os.path.join(_PACKAGE_DIR, "flags"),
+                   os.path.join(os.path.dirname(_PACKAGE_DIR), "flags"))
+
+
+def experiment_names():
+    for directory in EXPERIMENT_DIRS:
+        if os.path.isdir(directory):
+            return sorted(n[:-4] for n in os.listdir(directory) if n.endswith(".cfg"))
+    return []
+
+
+def experiment_flagfile(name):
+    """Path of the flagfile of a paper experiment (e.g. exp1_mlp_dbn)."""
+    for directory in EXPERIMENT_DIRS:
+        path = os.path.join(directory, f"{name}.cfg")
+        if os.path.isfile(path):
+            return path
+    raise UserError(f"--experiment={name} is not one of {', '.join(experiment_names())}.")
+
+
+def from_flagfile(path, **overrides):
+    """The TrainConfig a flagfile gives under train.py: parsed by absl itself (the same
+    FlagValues train.py defines), then `overrides` applied."""
+    from absl import flags
+
+    from binarygan_tf import flag_defs
+
+    if not os.path.isfile(path):
+        raise UserError(f"flagfile {path} does not exist.")
+    values = flags.FlagValues()
+    flag_defs.define_train_flags(values)
+    try:
+        values(["binarygan", f"--flagfile={path}"])
+    except flags.Error as e:
+        raise UserError(f"{path}: {e}") from None
+    config = TrainConfig.from_flags(values)
+    for name, value in overrides.items():
+        setattr(config, name, value)
+    return config
