@@ -36,23 +36,29 @@ def parse_variant(text):
             json.loads(value)  # fail now on bad JSON, not after an hour
             variant[key] = value
         else:
-            raise SystemExit(f"variant {text!r}: unknown key {key!r} (env, overrides, "
-                             f"trainer_overrides)")
+            raise SystemExit(
+                f"variant {text!r}: unknown key {key!r} (env, overrides, trainer_overrides)"
+            )
     return variant
 
 
 def run(variant, args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **variant["env"])
-    record = throughput.run_ours(args.config, args, args.steps, variant["overrides"],
-                                 variant["trainer_overrides"], env)
+    record = throughput.run_ours(
+        args.config, args, args.steps, variant["overrides"], variant["trainer_overrides"], env
+    )
     return record["g_steps_per_s"] if record else float("nan")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default="mlp:dbn:wgan-gp")
-    ap.add_argument("--variant", action="append", required=True,
-                    help="label|env=A=1;B=2|overrides={...}|trainer_overrides={...}")
+    ap.add_argument(
+        "--variant",
+        action="append",
+        required=True,
+        help="label|env=A=1;B=2|overrides={...}|trainer_overrides={...}",
+    )
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--warmup", type=int, default=20)
@@ -65,14 +71,18 @@ def main():
     for r in range(args.rounds):
         for v in variants:
             rates[v["label"]].append(run(v, args))
-            print(f"round {r + 1}/{args.rounds} {v['label']}: "
-                  f"{rates[v['label']][-1]:.2f} g-steps/s", flush=True)
+            print(
+                f"round {r + 1}/{args.rounds} {v['label']}: {rates[v['label']][-1]:.2f} g-steps/s",
+                flush=True,
+            )
     base = statistics.median(rates[variants[0]["label"]])
     print(f"\n{args.config}, {args.rounds} interleaved rounds, generator steps/s:")
     for label, values in rates.items():
         median = statistics.median(values)
-        print(f"  {label:24s} median {median:7.2f} ({median / base - 1:+.0%} vs "
-              f"{variants[0]['label']})  runs {', '.join(f'{x:.2f}' for x in values)}")
+        print(
+            f"  {label:24s} median {median:7.2f} ({median / base - 1:+.0%} vs "
+            f"{variants[0]['label']})  runs {', '.join(f'{x:.2f}' for x in values)}"
+        )
 
 
 if __name__ == "__main__":

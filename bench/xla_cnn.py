@@ -39,8 +39,9 @@ def main():
     ap.add_argument("--objective", default="wgan-gp")
     ap.add_argument("--calls", type=int, default=3)
     args = ap.parse_args()
-    trainer = train_lib.build_trainer(train_lib.TrainConfig(arch=args.arch, neuron="dbn",
-                                                            objective=args.objective))
+    trainer = train_lib.build_trainer(
+        train_lib.TrainConfig(arch=args.arch, neuron="dbn", objective=args.objective)
+    )
     real = tf.cast(tf.random.uniform((64, 28, 28, 1)) < 0.19, tf.float32)
     z = tf.random.normal((64, 128))
     fake = trainer.generator(z)["samples"]
@@ -48,6 +49,7 @@ def main():
     def while5(real, fake):
         def body(i, loss):
             return i + 1, trainer.critic_update(real, fake)[0]
+
         return tf.while_loop(lambda i, _: i < 5, body, (tf.constant(0), tf.constant(0.0)))[1]
 
     def unrolled5(real, fake):
@@ -56,12 +58,16 @@ def main():
             loss = trainer.critic_update(real, fake)[0]
         return loss
 
-    pieces = [("critic update", trainer.critic_update, (real, fake)),
-              ("generator update", trainer.generator_update, (z,)),
-              ("5 critic updates, tf.while_loop", while5, (real, fake)),
-              ("5 critic updates, unrolled", unrolled5, (real, fake))]
-    print(f"{args.arch} {args.objective}: first call (trace+compile) / mean of {args.calls} "
-          f"further calls")
+    pieces = [
+        ("critic update", trainer.critic_update, (real, fake)),
+        ("generator update", trainer.generator_update, (z,)),
+        ("5 critic updates, tf.while_loop", while5, (real, fake)),
+        ("5 critic updates, unrolled", unrolled5, (real, fake)),
+    ]
+    print(
+        f"{args.arch} {args.objective}: first call (trace+compile) / mean of {args.calls} "
+        f"further calls"
+    )
     print("| piece | no XLA: first s | no XLA: ms/call | XLA: first s | XLA: ms/call |")
     print("|---|---|---|---|---|")
     for name, fn, fn_args in pieces:

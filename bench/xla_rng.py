@@ -25,13 +25,15 @@ def main(calls=20):
         for jit in (False, True):
             draw = tf.function(
                 lambda s, alg=alg: tf.reduce_sum(tf.random.stateless_uniform(SHAPE, s, alg=alg)),
-                jit_compile=jit)
+                jit_compile=jit,
+            )
             draw(seed).numpy()
             t0 = time.perf_counter()
             for _ in range(calls):
                 draw(seed).numpy()
-            print(f"| {alg} | {jit} | {(time.perf_counter() - t0) / calls * 1000:.2f} |",
-                  flush=True)
+            print(
+                f"| {alg} | {jit} | {(time.perf_counter() - t0) / calls * 1000:.2f} |", flush=True
+            )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import os
 import keras
 import numpy as np
 
-from binarygan_tf import data
+from binarygan_tf import data, files
 
 CACHE_ENV_VAR = "BINARYGAN_CACHE_DIR"
 FEATURES_LAYER = "features"
@@ -27,7 +27,8 @@ REQUIRED_ACCURACY = 0.985  # the bar the evaluation issue sets; below it we warn
 
 def default_cache_dir():
     return os.environ.get(CACHE_ENV_VAR) or os.path.join(
-        os.path.expanduser("~"), ".cache", "binarygan_tf")
+        os.path.expanduser("~"), ".cache", "binarygan_tf"
+    )
 
 
 def build_classifier(seed=0):
@@ -39,11 +40,9 @@ def build_classifier(seed=0):
     x = keras.layers.Conv2D(64, 3, activation="relu", kernel_initializer=init)(x)
     x = keras.layers.MaxPooling2D(2)(x)
     x = keras.layers.Flatten()(x)
-    x = keras.layers.Dense(128, activation="relu", kernel_initializer=init,
-                           name=FEATURES_LAYER)(x)
+    x = keras.layers.Dense(128, activation="relu", kernel_initializer=init, name=FEATURES_LAYER)(x)
     x = keras.layers.Dropout(0.5, seed=seed)(x)
-    outputs = keras.layers.Dense(10, activation="softmax", kernel_initializer=init,
-                                 name="probs")(x)
+    outputs = keras.layers.Dense(10, activation="softmax", kernel_initializer=init, name="probs")(x)
     return keras.Model(inputs, outputs, name="mnist_classifier")
 
 
@@ -59,8 +58,9 @@ class DigitClassifier:
     def __init__(self, model, info):
         self.model = model
         self.info = info  # test_accuracy, fingerprint, path, ...
-        self._both = keras.Model(model.inputs,
-                                 [model.get_layer(FEATURES_LAYER).output, model.outputs[0]])
+        self._both = keras.Model(
+            model.inputs, [model.get_layer(FEATURES_LAYER).output, model.outputs[0]]
+        )
 
     @property
     def test_accuracy(self):
@@ -72,8 +72,9 @@ class DigitClassifier:
         return features, probs
 
 
-def load_or_train(mnist_dir=None, tfds_data_dir=None, cache_dir=None, epochs=EPOCHS, seed=0,
-                  log=print):
+def load_or_train(
+    mnist_dir=None, tfds_data_dir=None, cache_dir=None, epochs=EPOCHS, seed=0, log=print
+):
     """The cached classifier for this data, training (and caching) it the first time."""
     train_images, train_labels = data.load_mnist_split("train", mnist_dir, tfds_data_dir)
     test_images, test_labels = data.load_mnist_split("test", mnist_dir, tfds_data_dir)
@@ -87,28 +88,35 @@ def load_or_train(mnist_dir=None, tfds_data_dir=None, cache_dir=None, epochs=EPO
         info.update(path=model_path, cached=True)
         return DigitClassifier(keras.models.load_model(model_path), info)
 
-    log(f"training the evaluation classifier on {len(train_images)} binarized MNIST training "
-        f"digits ({epochs} epochs; once per machine, cached in {cache_dir})")
+    log(
+        f"training the evaluation classifier on {len(train_images)} binarized MNIST training "
+        f"digits ({epochs} epochs; once per machine, cached in {cache_dir})"
+    )
     keras.utils.set_random_seed(seed)
     model = build_classifier(seed)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     x_train = data.binarize(train_images).astype(np.float32)
     x_test = data.binarize(test_images).astype(np.float32)
-    model.fit(x_train, train_labels, batch_size=BATCH_SIZE, epochs=epochs, verbose=2,
-              shuffle=True)
+    model.fit(x_train, train_labels, batch_size=BATCH_SIZE, epochs=epochs, verbose=2, shuffle=True)
     _, accuracy = model.evaluate(x_test, test_labels, batch_size=1000, verbose=0)
-    info = {"test_accuracy": float(accuracy), "fingerprint": key, "epochs": epochs,
-            "train_images": int(len(x_train)), "test_images": int(len(x_test))}
-    log(f"evaluation classifier: test accuracy {accuracy:.4f} on {len(x_test)} binarized "
-        f"MNIST test digits")
-    os.makedirs(cache_dir, exist_ok=True)
-    # Write under temporary names and rename: a crash never leaves a half-written cache entry.
-    tmp_model = model_path + ".tmp.keras"
-    model.save(tmp_model)
-    with open(info_path + ".tmp", "w") as f:
-        json.dump(info, f, indent=2)
-    os.replace(tmp_model, model_path)
-    os.replace(info_path + ".tmp", info_path)
+    info = {
+        "test_accuracy": float(accuracy),
+        "fingerprint": key,
+        "epochs": epochs,
+        "train_images": int(len(x_train)),
+        "test_images": int(len(x_test)),
+    }
+    log(
+        f"evaluation classifier: test accuracy {accuracy:.4f} on {len(x_test)} binarized "
+        f"MNIST test digits"
+    )
+    # The model first, its info last: an info file means a whole cache entry.
+    with files.atomic_path(model_path, suffix=".keras") as tmp:
+        model.save(tmp)
+    files.atomic_write_json(info_path, info)
     info.update(path=model_path, cached=False)
     return DigitClassifier(model, info)

@@ -38,6 +38,8 @@ def _stderr_to_buffer():
         os.dup2(buf.fileno(), 2)
         try:
             yield
+        except KeyboardInterrupt:  # the user stopped it: no start-up log to explain
+            raise
         except BaseException:
             os.dup2(saved, 2)
             buf.seek(0)
@@ -52,19 +54,25 @@ def quiet_tensorflow_import():
     """Import TensorFlow and Keras without their C++ start-up lines (unless asked for)."""
     if os.environ.get(SHOW_TF_LOGS):
         import tensorflow  # noqa: F401
+
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with _stderr_to_buffer():
         import keras  # noqa: F401
-        import tensorflow  # noqa: F401
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # the device probe logs too (cuInit on CPU machines)
 
 
 def grouped_help(program, flag_values=flags.FLAGS, doc=""):
     """The command's flags under their groups (flag_defs.GROUP_OF), with real defaults."""
     from binarygan_tf import config, flag_defs
 
-    own = {name: flag for name, flag in flag_values._flags().items()
-           if name in flag_defs.GROUP_OF and name == flag.name}
+    own = {
+        name: flag
+        for name, flag in flag_values._flags().items()
+        if name in flag_defs.GROUP_OF and name == flag.name
+    }
     lines = [f"usage: {program} [--flag=value ...] [--flagfile=FILE]", ""]
     if doc:
         lines += [doc.strip(), ""]
@@ -84,8 +92,8 @@ def grouped_help(program, flag_values=flags.FLAGS, doc=""):
             head += f"  (default: {default.strip(chr(39))})"
             lines.append(head)
             text = re.sub(r"^<[^>]*>: ", "", flag.help)  # absl prefixes enum choices
-            lines += textwrap.wrap(text, 88, initial_indent="      ",
-                                   subsequent_indent="      ")
+            text = re.sub(r";\s*repeat this option to specify a list of values$", "", text)
+            lines += textwrap.wrap(text, 88, initial_indent="      ", subsequent_indent="      ")
         lines.append("")
     lines.append("Booleans: --name / --noname. A flagfile holds one --name=value per line.")
     return "\n".join(lines)
@@ -95,10 +103,8 @@ def parse_flags(argv, flag_values=flags.FLAGS, doc=""):
     """Parse `argv` into `flag_values`, or print help / one error line and exit."""
     program = os.path.basename(argv[0])
     if any(arg in HELP_ARGS for arg in argv[1:]):
-        try:
+        with contextlib.suppress(BrokenPipeError):  # piped into `head`
             print(grouped_help(program, flag_values, doc))
-        except BrokenPipeError:
-            pass
         sys.exit(0)
     try:
         rest = flag_values(argv)
@@ -106,8 +112,10 @@ def parse_flags(argv, flag_values=flags.FLAGS, doc=""):
         print(f"error: {e}. See --help for the flags.", file=sys.stderr)
         sys.exit(2)
     if len(rest) > 1:
-        print(f"error: unexpected arguments {rest[1:]}; flags look like --name=value. See "
-              f"--help.", file=sys.stderr)
+        print(
+            f"error: unexpected arguments {rest[1:]}; flags look like --name=value. See --help.",
+            file=sys.stderr,
+        )
         sys.exit(2)
 
 
@@ -128,7 +136,9 @@ def run(main, argv=None, doc=""):
     except BrokenPipeError:  # output piped into `head`: not an error
         status = 0
     except KeyboardInterrupt:
-        print("interrupted (Ctrl-C).", file=sys.stderr)
+        from binarygan_tf.commands import INTERRUPTED
+
+        print(INTERRUPTED, file=sys.stderr)
         status = 130
     sys.stdout.flush()
     sys.exit(status or 0)

@@ -52,98 +52,161 @@ def setting(default, help, group, *, source=None, on_resume=FIXED, choices=None)
     """A TrainConfig field with what the flags, the help and --resume need to know."""
     if group not in GROUPS:
         raise ValueError(group)
-    return dataclasses.field(default=default, metadata=dict(
-        help=help, group=group, source=source, on_resume=on_resume, choices=choices))
+    return dataclasses.field(
+        default=default,
+        metadata=dict(help=help, group=group, source=source, on_resume=on_resume, choices=choices),
+    )
 
 
 @dataclasses.dataclass
 class TrainConfig:
     # -- data
     mnist_dir: str | None = setting(
-        None, "Folder with the four MNIST IDX files (.gz or raw). Falls back to env "
+        None,
+        "Folder with the four MNIST IDX files (.gz or raw). Falls back to env "
         "BINARYGAN_MNIST_DIR, then to TFDS (which needs a download or --tfds_data_dir).",
-        "data", on_resume=MAY_CHANGE)
-    tfds_data_dir: str | None = setting(None, "Passed to tfds.load(data_dir=...).", "data",
-                                        on_resume=MAY_CHANGE)
+        "data",
+        on_resume=MAY_CHANGE,
+    )
+    tfds_data_dir: str | None = setting(
+        None, "Passed to tfds.load(data_dir=...).", "data", on_resume=MAY_CHANGE
+    )
     # -- model
     neuron: str = setting(
-        "dbn", "Generator output neuron: deterministic binary (paper Sec. 2.2, eq. 6), "
+        "dbn",
+        "Generator output neuron: deterministic binary (paper Sec. 2.2, eq. 6), "
         "stochastic binary (Sec. 2.3, eq. 7), or the real-valued sigmoid baseline (Sec. 4.4).",
-        "model", choices=NEURONS)
+        "model",
+        choices=NEURONS,
+    )
     objective: str = setting(
-        "wgan-gp", "GAN (non-saturating), WGAN (weight clipping) or WGAN-GP (the paper's "
-        "default, Sec. 4.2).", "model", choices=OBJECTIVES)
-    arch: str = setting("mlp", "Network preset (paper Table 1 / code presets).", "model",
-                        choices=ARCHS)
+        "wgan-gp",
+        "GAN (non-saturating), WGAN (weight clipping) or WGAN-GP (the paper's default, Sec. 4.2).",
+        "model",
+        choices=OBJECTIVES,
+    )
+    arch: str = setting(
+        "mlp", "Network preset (paper Table 1 / code presets).", "model", choices=ARCHS
+    )
     follow: str = setting(
-        DEFAULT_FOLLOW, "Where the paper's text and the authors' code disagree, follow "
+        DEFAULT_FOLLOW,
+        "Where the paper's text and the authors' code disagree, follow "
         "'code' (what their code ran: inference-mode batch norm, i.e. a learned affine; the "
         "neurons' slope unused; TF1 RMSProp accumulator starting at 1) or 'paper' (real batch "
         "norm, the annealed slope in the neurons, Keras RMSProp). Default 'code', measured to "
         "reproduce the published results better (docs/authors_code.md). Replaces --bn_mode.",
-        "model", choices=FOLLOW)
+        "model",
+        choices=FOLLOW,
+    )
     discriminator_batch_norm: bool | None = setting(
-        None, "Batch norm in D. Default: the objective's, as the paper has it (Sec. 4.5: with "
+        None,
+        "Batch norm in D. Default: the objective's, as the paper has it (Sec. 4.5: with "
         "--objective=gan, yes; WGAN and WGAN-GP, no). The authors' committed config.py trains "
         "the GAN objective with D preset `mlp`, without it: --nodiscriminator_batch_norm.",
-        "model")
-    seed: int = setting(0, "Root seed: weights, z, data order, SBN noise and interpolation "
-                        "weights each get an independent stream of it (seeds.py).", "model")
+        "model",
+    )
+    seed: int = setting(
+        0,
+        "Root seed: weights, z, data order, SBN noise and interpolation "
+        "weights each get an independent stream of it (seeds.py).",
+        "model",
+    )
     # -- schedule
-    epochs: int = setting(20, "Training epochs (code: config.py num_epoch=20).", "schedule",
-                          on_resume=MAY_CHANGE)
-    max_steps: int | None = setting(None, "Stop after this many generator steps (smoke runs).",
-                                    "schedule", on_resume=MAY_CHANGE)
+    epochs: int = setting(
+        20, "Training epochs (code: config.py num_epoch=20).", "schedule", on_resume=MAY_CHANGE
+    )
+    max_steps: int | None = setting(
+        None, "Stop after this many generator steps (smoke runs).", "schedule", on_resume=MAY_CHANGE
+    )
     batch_size: int = setting(64, "Batch size (code: config.py batch_size=64).", "schedule")
-    critic_steps: int = setting(CRITIC_STEPS, "Critic updates per generator step (code: 5).",
-                                "schedule")
+    critic_steps: int = setting(
+        CRITIC_STEPS, "Critic updates per generator step (code: 5).", "schedule"
+    )
     critic_warmup_steps: int = setting(
-        CRITIC_WARMUP_STEPS, "Critic updates per generator step during warm-up (code: 100).",
-        "schedule")
+        CRITIC_WARMUP_STEPS,
+        "Critic updates per generator step during warm-up (code: 100).",
+        "schedule",
+    )
     critic_warmup_until: int = setting(
-        CRITIC_WARMUP_UNTIL, "Generator steps that use the warm-up critic count (code: 25).",
-        "schedule")
+        CRITIC_WARMUP_UNTIL,
+        "Generator steps that use the warm-up critic count (code: 25).",
+        "schedule",
+    )
     critic_warmup_every: int = setting(
-        CRITIC_WARMUP_EVERY, "Every n-th generator step uses the warm-up count again "
-        "(code: 500).", "schedule")
+        CRITIC_WARMUP_EVERY,
+        "Every n-th generator step uses the warm-up count again (code: 500).",
+        "schedule",
+    )
     slope_annealing_rate: float = setting(
-        1.1, "Multiply the neurons' sigmoid slope by this after each epoch but the last "
-        "(paper Sec. 4.2 and code config.py: 1.1; 1.0 turns annealing off).", "schedule")
+        1.1,
+        "Multiply the neurons' sigmoid slope by this after each epoch but the last "
+        "(paper Sec. 4.2 and code config.py: 1.1; 1.0 turns annealing off).",
+        "schedule",
+    )
     # -- output
     out_dir: str | None = setting(
-        None, "Run directory. Default: runs/<arch>_<neuron>_<objective>, plus _paper with "
-        "--follow=paper.", "output", on_resume=RUN_CONTROL)
-    resume: bool = setting(False, "Continue the run in --out_dir from its latest checkpoint; "
-                           "its settings come from its config.json.", "output",
-                           on_resume=RUN_CONTROL)
-    overwrite: bool = setting(False, "Delete an existing --out_dir and start afresh.",
-                              "output", on_resume=RUN_CONTROL)
+        None,
+        "Run directory. Default: runs/<arch>_<neuron>_<objective>, plus _paper with "
+        "--follow=paper.",
+        "output",
+        on_resume=RUN_CONTROL,
+    )
+    resume: bool = setting(
+        False,
+        "Continue the run in --out_dir from its latest checkpoint; "
+        "its settings come from its config.json.",
+        "output",
+        on_resume=RUN_CONTROL,
+    )
+    overwrite: bool = setting(
+        False, "Delete an existing --out_dir and start afresh.", "output", on_resume=RUN_CONTROL
+    )
     sample_every: int = setting(
-        500, "Write sample grids every n generator steps, plus steps 100 and 200 (code: "
-        "counter % 500 == 0 or counter < 300 and counter % 100 == 0).", "output",
-        on_resume=MAY_CHANGE)
+        500,
+        "Write sample grids every n generator steps, plus steps 100 and 200 (code: "
+        "counter % 500 == 0 or counter < 300 and counter % 100 == 0).",
+        "output",
+        on_resume=MAY_CHANGE,
+    )
     checkpoint_every: int = setting(
-        500, "Also checkpoint every n generator steps besides each epoch end, so a kill "
-        "loses at most that much work (the last few are kept).", "output",
-        on_resume=MAY_CHANGE)
-    tensorboard: bool = setting(True, "Write TensorBoard logs to RUN_DIR/logs.", "output",
-                                on_resume=MAY_CHANGE)
-    scalars_every: int = setting(100, "Log losses to TensorBoard every n generator steps.",
-                                 "output", on_resume=MAY_CHANGE)
-    progress: str = setting("auto", "A live bar, one line per epoch (for log files), or "
-                            "none; auto = bar on a terminal, line otherwise.", "output",
-                            on_resume=MAY_CHANGE, choices=PROGRESS_MODES)
+        500,
+        "Also checkpoint every n generator steps besides each epoch end, so a kill "
+        "loses at most that much work (the last few are kept).",
+        "output",
+        on_resume=MAY_CHANGE,
+    )
+    tensorboard: bool = setting(
+        True, "Write TensorBoard logs to RUN_DIR/logs.", "output", on_resume=MAY_CHANGE
+    )
+    scalars_every: int = setting(
+        100, "Log losses to TensorBoard every n generator steps.", "output", on_resume=MAY_CHANGE
+    )
+    progress: str = setting(
+        "auto",
+        "A live bar, one line per epoch (for log files), or "
+        "none; auto = bar on a terminal, line otherwise.",
+        "output",
+        on_resume=MAY_CHANGE,
+        choices=PROGRESS_MODES,
+    )
     # -- speed
     jit_compile: bool | None = setting(
-        None, "Compile the training step with XLA. Default: on for --arch=mlp, off for "
+        None,
+        "Compile the training step with XLA. Default: on for --arch=mlp, off for "
         "--arch=cnn (docs/performance.md); --nojit_compile turns it off. XLA draws other "
-        "(equally distributed) random numbers for the same seed.", "speed",
-        on_resume=MAY_CHANGE)
-    steps_per_execution: int = setting(1, "Generator steps per compiled call.", "speed",
-                                       on_resume=MAY_CHANGE)
+        "(equally distributed) random numbers for the same seed.",
+        "speed",
+        on_resume=MAY_CHANGE,
+    )
+    steps_per_execution: int = setting(
+        1, "Generator steps per compiled call.", "speed", on_resume=MAY_CHANGE
+    )
     mixed_precision: str = setting(
-        "off", "Keras dtype policy; losses, gradient penalty and neuron math stay float32.",
-        "speed", choices=PRECISIONS)
+        "off",
+        "Keras dtype policy; losses, gradient penalty and neuron math stay float32.",
+        "speed",
+        choices=PRECISIONS,
+    )
 
     # ------------------------------------------------------------ construction
     @classmethod
@@ -191,27 +254,38 @@ class TrainConfig:
         for f in self.fields():
             choices = f.metadata["choices"]
             if choices and getattr(self, f.name) not in choices:
-                raise UserError(f"--{f.name}={getattr(self, f.name)!r} is not one of "
-                                f"{', '.join(choices)}.")
-        positive = ["epochs", "batch_size", "critic_steps", "critic_warmup_steps",
-                    "critic_warmup_every", "sample_every", "checkpoint_every",
-                    "scalars_every", "steps_per_execution"]
+                raise UserError(
+                    f"--{f.name}={getattr(self, f.name)!r} is not one of {', '.join(choices)}."
+                )
+        positive = [
+            "epochs",
+            "batch_size",
+            "critic_steps",
+            "critic_warmup_steps",
+            "critic_warmup_every",
+            "sample_every",
+            "checkpoint_every",
+            "scalars_every",
+            "steps_per_execution",
+        ]
         for name in positive + ["max_steps"]:
             value = getattr(self, name)
             if (value is not None or name in positive) and (value is None or value < 1):
                 raise UserError(f"--{name} must be a positive integer, got {value}.")
         if self.critic_warmup_until < 0:
-            raise UserError(f"--critic_warmup_until must be >= 0, got "
-                            f"{self.critic_warmup_until}.")
+            raise UserError(f"--critic_warmup_until must be >= 0, got {self.critic_warmup_until}.")
         if not (self.slope_annealing_rate > 0 and math.isfinite(self.slope_annealing_rate)):
-            raise UserError(f"--slope_annealing_rate must be a positive number (1.0 turns "
-                            f"annealing off), got {self.slope_annealing_rate}.")
+            raise UserError(
+                f"--slope_annealing_rate must be a positive number (1.0 turns "
+                f"annealing off), got {self.slope_annealing_rate}."
+            )
         if self.resume and self.overwrite:
             raise UserError("--resume and --overwrite contradict each other; pick one.")
 
     def to_json(self):
-        return dict(dataclasses.asdict(self), run_dir=self.run_dir,
-                    jit_compile=self.resolved_jit_compile)
+        return dict(
+            dataclasses.asdict(self), run_dir=self.run_dir, jit_compile=self.resolved_jit_compile
+        )
 
 
 CONFIG_FILE = "config.json"
@@ -226,8 +300,9 @@ def read_stored(run_dir):
         with open(path) as f:
             return json.load(f)
     except (OSError, ValueError) as e:
-        raise UserError(f"{path} cannot be read ({e}); the run's settings are lost, start "
-                        f"a new run.") from None
+        raise UserError(
+            f"{path} cannot be read ({e}); the run's settings are lost, start a new run."
+        ) from None
 
 
 def reconcile_resume(stored, given):
@@ -250,7 +325,8 @@ def reconcile_resume(stored, given):
             raise UserError(
                 f"--{name}={_flag_value(value)} conflicts with the run being resumed, which "
                 f"has --{name}={_flag_value(old)}; a resumed run keeps its settings (drop "
-                f"the flag, or start a new run with another --out_dir).")
+                f"the flag, or start a new run with another --out_dir)."
+            )
         if rule == MAY_CHANGE and value != old:
             changes[name] = (old, value)
         setattr(base, name, value)
@@ -270,14 +346,21 @@ def check_against_run_dir(config):
     run_dir = config.run_dir
     if not config.resume:
         if os.path.isdir(run_dir) and os.listdir(run_dir) and not config.overwrite:
-            raise UserError(f"{run_dir} already holds a run. Pass --resume to continue it, "
-                            f"--overwrite to replace it, or choose another --out_dir.")
+            raise UserError(
+                f"{run_dir} already holds a run. Pass --resume to continue it, "
+                f"--overwrite to replace it, or choose another --out_dir."
+            )
         return config, {}
     if files.latest_checkpoint_step(run_dir) is None:
-        raise UserError(f"--resume: {run_dir} has no checkpoint to resume from. Drop --resume "
-                        f"to start a new run there, or pass the right --out_dir.")
-    given = {f.name: getattr(config, f.name) for f in TrainConfig.fields()
-             if f.metadata["on_resume"] != RUN_CONTROL}
+        raise UserError(
+            f"--resume: {run_dir} has no checkpoint to resume from. Drop --resume "
+            f"to start a new run there, or pass the right --out_dir."
+        )
+    given = {
+        f.name: getattr(config, f.name)
+        for f in TrainConfig.fields()
+        if f.metadata["on_resume"] != RUN_CONTROL
+    }
     resumed, changes = reconcile_resume(read_stored(run_dir), given)
     resumed.out_dir = run_dir
     return resumed, changes
@@ -291,17 +374,21 @@ def from_command_line(flag_values):
     experiment = flag_values["experiment"].value if "experiment" in flag_values else None
     if experiment:
         # The experiment's flagfile first, then whatever the command line set explicitly.
-        config = from_flagfile(experiment_flagfile(experiment),
-                               **explicit_or_default(flag_values))
+        config = from_flagfile(experiment_flagfile(experiment), **explicit_or_default(flag_values))
     config.validate()
     if not config.resume:
         return config
     run_dir = config.run_dir
     if not os.path.isfile(os.path.join(run_dir, CONFIG_FILE)):
-        raise UserError(f"--resume: {run_dir} is not a run directory (no {CONFIG_FILE}); "
-                        f"pass the run's --out_dir.")
-    given = {name: value for name, value in explicit_or_default(flag_values).items()
-             if _rule(name) != RUN_CONTROL}
+        raise UserError(
+            f"--resume: {run_dir} is not a run directory (no {CONFIG_FILE}); "
+            f"pass the run's --out_dir."
+        )
+    given = {
+        name: value
+        for name, value in explicit_or_default(flag_values).items()
+        if _rule(name) != RUN_CONTROL
+    }
     resumed, _ = reconcile_resume(read_stored(run_dir), given)
     resumed.out_dir = run_dir
     resumed.validate()
@@ -334,8 +421,10 @@ def explicit_or_default(flag_values, set_only=True):
         if old in flag_values and flag_values[old].present:
             value = flag_values[old].value
             if flag_values[new].present and flag_values[new].value != value:
-                raise UserError(f"--{old}={value} (deprecated) contradicts --{new}="
-                                f"{flag_values[new].value}; use --{new} only.")
+                raise UserError(
+                    f"--{old}={value} (deprecated) contradicts --{new}="
+                    f"{flag_values[new].value}; use --{new} only."
+                )
             out[new] = value
     return out
 
@@ -354,8 +443,10 @@ def flag_type(field):
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 # The experiment flagfiles: flags/ of a checkout; installed, they ship inside the package
 # (pyproject.toml maps flags/ to binarygan_tf/flags/).
-EXPERIMENT_DIRS = (os.path.join(_PACKAGE_DIR, "flags"),
-                   os.path.join(os.path.dirname(_PACKAGE_DIR), "flags"))
+EXPERIMENT_DIRS = (
+    os.path.join(_PACKAGE_DIR, "flags"),
+    os.path.join(os.path.dirname(_PACKAGE_DIR), "flags"),
+)
 
 
 def experiment_names():

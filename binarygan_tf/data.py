@@ -11,9 +11,17 @@ generator step `s` simply starts the stream at batch `s` (one batch per generato
 iterator state has to be checkpointed.
 """
 
+import contextlib
 import gzip
+import logging as std_logging
 import os
+import shutil
+import socket
 import struct
+import textwrap
+import threading
+import urllib.parse
+import urllib.request
 import zlib
 
 import numpy as np
@@ -29,8 +37,10 @@ MNIST_FILES = {
 }
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049  # IDX: 0x00000803 (ubyte, 3 dims), 0x00000801 (1 dim)
 _ALL_FILES = ", ".join(name for pair in MNIST_FILES.values() for name in pair)
-_HOW_TO_FIX = (f"Pass --mnist_dir DIR (or set {ENV_VAR}) pointing at a folder with the four "
-               f"MNIST IDX files ({_ALL_FILES}; .gz or uncompressed).")
+_HOW_TO_FIX = (
+    f"Pass --mnist_dir DIR (or set {ENV_VAR}) pointing at a folder with the four "
+    f"MNIST IDX files ({_ALL_FILES}; .gz or uncompressed)."
+)
 
 
 def resolve_mnist_dir(mnist_dir=None):
@@ -64,8 +74,9 @@ def read_idx(path):
             with open(path, "rb") as f:
                 content = f.read()
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as e:
-        raise DataError(f"{path} is not a readable gzip file ({e}); it may be truncated. "
-                        f"Download it again.") from None
+        raise DataError(
+            f"{path} is not a readable gzip file ({e}); it may be truncated. Download it again."
+        ) from None
     if len(content) < 8:
         raise DataError(f"{path} is too short to be an IDX file ({len(content)} bytes).")
     magic, count = struct.unpack(">II", content[:8])
@@ -79,28 +90,161 @@ def read_idx(path):
     elif magic == LABEL_MAGIC:
         shape, offset = (count,), 8
     else:
-        raise DataError(f"{path} has IDX magic number {magic}, expected {IMAGE_MAGIC} "
-                        f"(images) or {LABEL_MAGIC} (labels): not an MNIST IDX file.")
+        raise DataError(
+            f"{path} has IDX magic number {magic}, expected {IMAGE_MAGIC} "
+            f"(images) or {LABEL_MAGIC} (labels): not an MNIST IDX file."
+        )
     expected = int(np.prod(shape))
     payload = len(content) - offset
     if payload != expected:
-        raise DataError(f"{path} header promises {expected} bytes of data for shape {shape} "
-                        f"but holds {payload}: the file is truncated or corrupt.")
+        raise DataError(
+            f"{path} header promises {expected} bytes of data for shape {shape} "
+            f"but holds {payload}: the file is truncated or corrupt."
+        )
     return np.frombuffer(content, np.uint8, offset=offset).reshape(shape)
+
+
+# ---------------------------------------------------------------- TFDS
+# Offline, `tfds.load` retries its download for minutes, logs dozens of lines and leaves a
+# partial data dir behind. So a missing MNIST is first checked for locally, then the download
+# host (or the HTTPS proxy) is probed with a short timeout, and whatever a failed attempt
+# wrote into the data dir is removed.
+TFDS_HOST = ("storage.googleapis.com", 443)  # where TFDS downloads MNIST from
+PROBE_TIMEOUT = 3.0  # seconds
+_TFDS_FIX = (
+    "Or pass --tfds_data_dir DIR holding MNIST prepared by TFDS (`tfds.load('mnist', "
+    "data_dir=DIR)` on a connected machine)."
+)
 
 
 def _load_tfds(split, tfds_data_dir):
     try:
         import tensorflow_datasets as tfds
 
-        images, labels = tfds.as_numpy(tfds.load("mnist", split=split, data_dir=tfds_data_dir,
-                                                 batch_size=-1, as_supervised=True))
-    except Exception as e:  # any failure: no network, no cache, broken install
+        builder = tfds.builder("mnist", data_dir=tfds_data_dir)
+        with _absl_warnings_off():  # is_prepared() logs a warning for every missing dataset
+            prepared = builder.is_prepared()
+    except Exception as e:  # a broken install
+        raise DataError(f"TFDS is not usable ({_one_line(e)}). {_HOW_TO_FIX}") from None
+    root = os.path.dirname(os.path.dirname(builder.data_dir))  # DATA_DIR/mnist/VERSION
+    if not prepared:
+        _require_download_reachable(root)
+    local = "://" not in root  # gs://... data dirs are left to TFDS
+    try:
+        with _removed_on_failure(root) if local else contextlib.nullcontext():
+            images, labels = tfds.as_numpy(
+                tfds.load(
+                    "mnist", split=split, data_dir=tfds_data_dir, batch_size=-1, as_supervised=True
+                )
+            )
+    except Exception as e:  # the download or the preparation failed
         raise DataError(
-            f"TFDS could not load MNIST ({type(e).__name__}: {str(e)[:200]}). This machine "
-            f"probably cannot download it. {_HOW_TO_FIX} Or download it with TFDS on a "
-            f"connected machine and pass its folder as --tfds_data_dir.") from None
+            f"TFDS could not load MNIST ({_one_line(e)}). {_HOW_TO_FIX} {_TFDS_FIX}"
+        ) from None
     return np.asarray(images, np.uint8), np.asarray(labels, np.int64)
+
+
+def _require_download_reachable(root):
+    """A DataError within PROBE_TIMEOUT if the download's first hop cannot be connected to."""
+    host, port = _download_endpoint()
+    try:
+        _connect_within((host, port), PROBE_TIMEOUT)
+    except OSError as e:
+        raise DataError(
+            f"MNIST is not in the TFDS data dir {root} and cannot be downloaded: {host}:{port} "
+            f"is unreachable ({_one_line(e)}). {_HOW_TO_FIX} {_TFDS_FIX}"
+        ) from None
+
+
+def _connect_within(address, timeout):
+    """Open and close a TCP connection, or raise OSError, within `timeout` seconds in all:
+    the socket's timeout does not cover the name lookup, which can hang when DNS is away."""
+    outcome = []
+
+    def attempt():
+        try:
+            socket.create_connection(address, timeout=timeout).close()
+            outcome.append(None)
+        except OSError as e:
+            outcome.append(e)
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if not outcome:
+        raise TimeoutError(f"no answer within {timeout:g} s")
+    if outcome[0] is not None:
+        raise outcome[0]
+
+
+def _download_endpoint():
+    """(host, port) a download connects to first: the HTTPS proxy if one is set."""
+    proxy = urllib.request.getproxies().get("https")
+    if not proxy or urllib.request.proxy_bypass(TFDS_HOST[0]):
+        return TFDS_HOST
+    parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _one_line(error, width=200):
+    """`Type: first line of the message`, shortened at a word boundary."""
+    text = (str(error).strip().splitlines() or [""])[0]
+    return textwrap.shorten(f"{type(error).__name__}: {text}", width, placeholder=" ...")
+
+
+@contextlib.contextmanager
+def _absl_warnings_off():
+    logger = std_logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(std_logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def _removed_on_failure(root):
+    """On an exception, delete what was created under `root` (two levels deep, where TFDS
+    puts `downloads/...` and `mnist/VERSION...`), or the new folders above it; keep the rest."""
+    created = _topmost_missing(root)
+    before = set() if created else _entries(root)
+    try:
+        yield
+    except BaseException:
+        if created:
+            shutil.rmtree(created, ignore_errors=True)
+        else:
+            new = _entries(root) - before
+            for path in new:
+                if os.path.dirname(path) not in new:
+                    _remove(path)
+        raise
+
+
+def _topmost_missing(path):
+    """The highest folder of `path` that does not exist yet, or None if `path` exists."""
+    path, missing = os.path.abspath(path), None
+    while not os.path.exists(path) and path != os.path.dirname(path):
+        missing, path = path, os.path.dirname(path)
+    return missing
+
+
+def _entries(root):
+    entries = set()
+    for name in os.listdir(root):
+        path = os.path.join(root, name)
+        entries.add(path)
+        if os.path.isdir(path) and not os.path.islink(path):
+            entries.update(os.path.join(path, child) for child in os.listdir(path))
+    return entries
+
+
+def _remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        os.remove(path)
 
 
 def load_mnist_split(split, mnist_dir=None, tfds_data_dir=None):
@@ -117,8 +261,10 @@ def load_mnist_split(split, mnist_dir=None, tfds_data_dir=None):
     if labels.ndim != 1:
         raise DataError(f"{label_file} holds images, not labels.")
     if len(images) != len(labels):
-        raise DataError(f"{image_file} has {len(images)} images but {label_file} has "
-                        f"{len(labels)} labels; the files do not belong together.")
+        raise DataError(
+            f"{image_file} has {len(images)} images but {label_file} has "
+            f"{len(labels)} labels; the files do not belong together."
+        )
     if len(images) == 0:
         raise DataError(f"{image_file} holds no images.")
     return images[..., None], labels.astype(np.int64)
@@ -138,8 +284,10 @@ def load_training_images(mnist_dir=None, tfds_data_dir=None):
 def steps_per_epoch(num_images, batch_size):
     steps = num_images // batch_size
     if steps == 0:
-        raise UserError(f"the data set has {num_images} images, fewer than one batch of "
-                        f"{batch_size}; lower --batch_size.")
+        raise UserError(
+            f"the data set has {num_images} images, fewer than one batch of "
+            f"{batch_size}; lower --batch_size."
+        )
     return steps
 
 
@@ -155,12 +303,17 @@ def make_training_dataset(images, batch_size, seed, start_step=0):
 
     def epoch_batches(epoch):
         order = tf.random.experimental.stateless_shuffle(
-            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(order_seed, tf.int64), epoch]))
+            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(order_seed, tf.int64), epoch])
+        )
         return tf.data.Dataset.from_tensor_slices(order[: spe * batch_size]).batch(
-            batch_size, drop_remainder=True)
+            batch_size, drop_remainder=True
+        )
 
     ds = tf.data.Dataset.range(start_epoch, np.iinfo(np.int64).max).flat_map(epoch_batches)
     ds = ds.skip(offset)
-    ds = ds.map(lambda idx: tf.cast(tf.gather(images, idx), tf.float32),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.map(
+        lambda idx: tf.cast(tf.gather(images, idx), tf.float32),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
     return ds.prefetch(tf.data.AUTOTUNE)

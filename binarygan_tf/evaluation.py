@@ -17,11 +17,10 @@ import re
 import numpy as np
 
 from binarygan_tf import classifier as classifier_lib
-from binarygan_tf import data, metrics, plots, seeds
+from binarygan_tf import data, files, formatting, metrics, plots, seeds
+from binarygan_tf.contract import LATENT_DIM, METADATA_FILE  # noqa: E402
 from binarygan_tf.errors import UserError
 
-LATENT_DIM = 128
-METADATA_FILE = "binarygan.json"
 REFERENCE_LABEL = "real data (binarized MNIST train digits)"
 
 
@@ -31,6 +30,7 @@ class LoadedGenerator:
     label: str
     metadata: dict
     signature: object
+    signatures: dict = dataclasses.field(default_factory=dict)  # every signature, by name
 
     def __call__(self, z):
         import tensorflow as tf
@@ -44,46 +44,66 @@ def load_generator(path, label=None):
     import tensorflow as tf
 
     if not os.path.exists(path):
-        raise UserError(f"generator {path} does not exist. Pass the generator/ folder of a "
-                        f"finished run (RUN_DIR/generator).")
+        raise UserError(
+            f"generator {path} does not exist. Pass the generator/ folder of a "
+            f"finished run (RUN_DIR/generator)."
+        )
     if not os.path.isfile(os.path.join(path, "saved_model.pb")):
-        hint = (" It looks like a run directory: pass its generator/ folder."
-                if os.path.isfile(os.path.join(path, "config.json")) else "")
+        hint = (
+            " It looks like a run directory: pass its generator/ folder."
+            if os.path.isfile(os.path.join(path, "config.json"))
+            else ""
+        )
         raise UserError(f"{path} is not a SavedModel (no saved_model.pb in it).{hint}")
     try:
         loaded = tf.saved_model.load(path)
     except Exception as e:  # corrupt or incompatible files: say so in one line
-        raise UserError(f"{path} could not be loaded as a SavedModel: "
-                        f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
+        raise UserError(
+            f"{path} could not be loaded as a SavedModel: "
+            f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+        ) from None
     signatures = getattr(loaded, "signatures", {})
     if "serving_default" not in signatures:
-        raise UserError(f"{path} has no serving_default signature (it has: "
-                        f"{', '.join(signatures) or 'none'}); a BinaryGAN generator exported "
-                        f"by binarygan_tf/export.py has one.")
+        raise UserError(
+            f"{path} has no serving_default signature (it has: "
+            f"{', '.join(signatures) or 'none'}); a BinaryGAN generator exported "
+            f"by binarygan_tf/export.py has one."
+        )
     signature = signatures["serving_default"]
     _, inputs = signature.structured_input_signature
     spec = inputs.get("z")
     if spec is None or spec.shape.rank != 2 or spec.shape[1] != LATENT_DIM:
-        raise UserError(f"{path}: serving_default must take z of shape [N, {LATENT_DIM}]; it "
-                        f"takes {', '.join(f'{k} {v.shape}' for k, v in inputs.items())}.")
+        raise UserError(
+            f"{path}: serving_default must take z of shape [N, {LATENT_DIM}]; it "
+            f"takes {', '.join(f'{k} {v.shape}' for k, v in inputs.items())}."
+        )
     outputs = signature.structured_outputs
     missing = {"samples", "preactivated"} - set(outputs)
     if missing:
-        raise UserError(f"{path}: serving_default lacks the output(s) {', '.join(sorted(missing))}"
-                        f" (it returns {', '.join(outputs)}).")
+        raise UserError(
+            f"{path}: serving_default lacks the output(s) {', '.join(sorted(missing))}"
+            f" (it returns {', '.join(outputs)})."
+        )
     metadata = {}
     meta_path = os.path.join(path, METADATA_FILE)
     if os.path.isfile(meta_path):
         with open(meta_path) as f:
             metadata = json.load(f)
-    return LoadedGenerator(os.path.abspath(path), label or default_label(path, metadata),
-                           metadata, signature)
+    return LoadedGenerator(
+        os.path.abspath(path),
+        label or default_label(path, metadata),
+        metadata,
+        signature,
+        dict(signatures),
+    )
 
 
 def default_label(path, metadata):
     if {"arch", "neuron", "objective"} <= set(metadata):
-        return (f"{metadata['arch'].upper()} {metadata['neuron'].upper()}, "
-                f"{metadata['objective'].upper()}")
+        return (
+            f"{metadata['arch'].upper()} {metadata['neuron'].upper()}, "
+            f"{metadata['objective'].upper()}"
+        )
     parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
     return parent or os.path.basename(os.path.abspath(path))
 
@@ -94,8 +114,12 @@ def slug(label):
 
 def generate(generator, num_samples, seed, batch_size=1000):
     """Samples and preactivated outputs for z ~ N(0, I) drawn with `seed`."""
-    z = seeds.rng(seed, "evaluation_z").standard_normal((num_samples, LATENT_DIM)).astype(np.float32)
-    parts = [generator(z[i:i + batch_size]) for i in range(0, num_samples, batch_size)]
+    z = (
+        seeds.rng(seed, "evaluation_z")
+        .standard_normal((num_samples, LATENT_DIM))
+        .astype(np.float32)
+    )
+    parts = [generator(z[i : i + batch_size]) for i in range(0, num_samples, batch_size)]
     return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
 
 
@@ -111,9 +135,11 @@ def binarizations(samples, real_valued, seed):
     if not real_valued:
         return {"binary": samples}
     rng = seeds.rng(seed, "evaluation_binarize")
-    return {"raw": samples,
-            "threshold": (samples > 0.5).astype(np.float32),
-            "bernoulli": (rng.random(samples.shape) < samples).astype(np.float32)}
+    return {
+        "raw": samples,
+        "threshold": (samples > 0.5).astype(np.float32),
+        "bernoulli": (rng.random(samples.shape) < samples).astype(np.float32),
+    }
 
 
 class Yardstick:
@@ -126,21 +152,27 @@ class Yardstick:
 
     def measure(self, images):
         features, probs = self.classifier.features_and_probs(images)
-        row = {"frechet_distance": metrics.frechet_distance(features, self.test_features),
-               "classifier_score": metrics.classifier_score(probs)}
+        row = {
+            "frechet_distance": metrics.frechet_distance(features, self.test_features),
+            "classifier_score": metrics.classifier_score(probs),
+        }
         row.update(metrics.class_distribution(probs))
         row.update(metrics.precision_recall(self.test_features, features))
-        row.update(binary_fraction=metrics.binary_fraction(images),
-                   pixel_density=metrics.pixel_density(images))
+        row.update(
+            binary_fraction=metrics.binary_fraction(images),
+            pixel_density=metrics.pixel_density(images),
+        )
         return row
 
 
 def make_yardstick(mnist_dir=None, tfds_data_dir=None, cache_dir=None, log=print):
     clf = classifier_lib.load_or_train(mnist_dir, tfds_data_dir, cache_dir, log=log)
     if clf.test_accuracy < classifier_lib.REQUIRED_ACCURACY:
-        log(f"warning: the evaluation classifier reaches only {clf.test_accuracy:.4f} test "
+        log(
+            f"warning: the evaluation classifier reaches only {clf.test_accuracy:.4f} test "
             f"accuracy (< {classifier_lib.REQUIRED_ACCURACY}); feature metrics are less "
-            f"trustworthy.")
+            f"trustworthy."
+        )
     test_images, _ = data.load_mnist_split("test", mnist_dir, tfds_data_dir)
     return Yardstick(clf, data.binarize(test_images).astype(np.float32))
 
@@ -158,21 +190,33 @@ def evaluate_generator(generator, yardstick, num_samples, seed, figure_dir=None)
     samples, preactivated = generate(generator, num_samples, seed)
     real_valued = is_real_valued(generator, samples)
     variants = binarizations(samples, real_valued, seed)
-    result = {"label": generator.label, "path": generator.path, "metadata": generator.metadata,
-              "real_valued": real_valued,
-              "preactivation": metrics.preactivation_shape(preactivated),
-              "variants": {name: yardstick.measure(images) for name, images in variants.items()}}
+    result = {
+        "label": generator.label,
+        "path": generator.path,
+        "metadata": generator.metadata,
+        "real_valued": real_valued,
+        "preactivation": metrics.preactivation_shape(preactivated),
+        "variants": {name: yardstick.measure(images) for name, images in variants.items()},
+    }
     if figure_dir:
         os.makedirs(figure_dir, exist_ok=True)
         name = slug(generator.label)
-        figures = {"grids": plots.sample_and_preactivation_grids(
-            os.path.join(figure_dir, f"{name}_samples.png"),
-            variants["threshold" if real_valued else "binary"], preactivated,
-            generator.label + (" (thresholded)" if real_valued else ""))}
+        figures = {
+            "grids": plots.sample_and_preactivation_grids(
+                os.path.join(figure_dir, f"{name}_samples.png"),
+                variants["threshold" if real_valued else "binary"],
+                preactivated,
+                generator.label + (" (thresholded)" if real_valued else ""),
+            )
+        }
         if real_valued:
             figures["real_valued"] = plots.real_valued_variants(
-                os.path.join(figure_dir, f"{name}_binarizations.png"), variants["raw"],
-                variants["threshold"], variants["bernoulli"], generator.label)
+                os.path.join(figure_dir, f"{name}_binarizations.png"),
+                variants["raw"],
+                variants["threshold"],
+                variants["bernoulli"],
+                generator.label,
+            )
         result["figures"] = figures
     return result, preactivated, variants
 
@@ -198,13 +242,13 @@ SHAPE_COLUMNS = (
 
 def table_rows(results):
     """[(label, {header: text})] for the reference row and every model variant."""
+
     def fmt(fmt_, value):
-        return "n/a" if value is None or (isinstance(value, float) and np.isnan(value)) \
-            else fmt_.format(value)
+        return formatting.number(value, fmt_)
 
     rows = [(REFERENCE_LABEL, {h: fmt(f, results["reference"].get(k)) for k, h, f in COLUMNS})]
     for h in (h for _, h, _ in SHAPE_COLUMNS):
-        rows[0][1][h] = "n/a"
+        rows[0][1][h] = formatting.MISSING
     for model in results["models"]:
         for variant, values in model["variants"].items():
             label = model["label"] + ("" if variant == "binary" else f" [{variant}]")
@@ -226,46 +270,68 @@ def text_table(results):
     headers = ["model"] + [h for _, h, _ in COLUMNS + SHAPE_COLUMNS]
     rows = [[label] + [cells[h] for h in headers[1:]] for label, cells in table_rows(results)]
     widths = [max(len(r[i]) for r in rows + [headers]) for i in range(len(headers))]
-    line = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w)  # noqa: E731
-                               for i, (c, w) in enumerate(zip(r, widths)))
+
+    def line(r):
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))
+        )
+
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
 # ---------------------------------------------------------------- the whole evaluation
-def evaluate(generator_paths, out_dir, labels=None, num_samples=10000, seed=0, mnist_dir=None,
-             tfds_data_dir=None, cache_dir=None, log=print):
+def evaluate(
+    generator_paths,
+    out_dir,
+    labels=None,
+    num_samples=10000,
+    seed=0,
+    mnist_dir=None,
+    tfds_data_dir=None,
+    cache_dir=None,
+    log=print,
+):
     """Evaluate several generators together; writes metrics.json, metrics.md and figures."""
     if not generator_paths:
         raise UserError("no --generator given; pass one or more RUN_DIR/generator folders.")
     if labels and len(labels) != len(generator_paths):
-        raise UserError(f"{len(labels)} --label flag(s) for {len(generator_paths)} "
-                        f"--generator flag(s); give one label per generator or none.")
+        raise UserError(
+            f"{len(labels)} --label flag(s) for {len(generator_paths)} "
+            f"--generator flag(s); give one label per generator or none."
+        )
     if num_samples < 64:
         raise UserError(f"--num_samples must be at least 64 (one 8x8 grid), got {num_samples}.")
     labels = labels or [None] * len(generator_paths)
     # Check every generator before any slow work, so a typo in the last path fails at once.
-    generators = [load_generator(p, l) for p, l in zip(generator_paths, labels)]
+    generators = [load_generator(path, label) for path, label in zip(generator_paths, labels)]
     _check_writable(out_dir)
     yardstick = make_yardstick(mnist_dir, tfds_data_dir, cache_dir, log=log)
-    results = {"num_samples": num_samples, "seed": seed,
-               "classifier": {k: v for k, v in yardstick.classifier.info.items()},
-               "data_density": yardstick.data_density,
-               "reference": reference_row(yardstick, num_samples, seed, mnist_dir,
-                                          tfds_data_dir),
-               "models": []}
+    results = {
+        "num_samples": num_samples,
+        "seed": seed,
+        "classifier": {k: v for k, v in yardstick.classifier.info.items()},
+        "data_density": yardstick.data_density,
+        "reference": reference_row(yardstick, num_samples, seed, mnist_dir, tfds_data_dir),
+        "models": [],
+    }
     histogram_series, grids = [], []
     for i, generator in enumerate(generators, 1):
         log(f"[{i}/{len(generators)}] evaluating {generator.label} ({num_samples} samples)")
-        result, preactivated, variants = evaluate_generator(generator, yardstick, num_samples,
-                                                            seed, out_dir)
+        result, preactivated, variants = evaluate_generator(
+            generator, yardstick, num_samples, seed, out_dir
+        )
         results["models"].append(result)
         histogram_series.append((generator.label, preactivated))
         grids.append((generator.label, variants.get("binary", variants.get("threshold"))))
-    figures = {"histogram": plots.preactivation_histograms(
-        os.path.join(out_dir, "preactivation_histogram.png"), histogram_series)}
+    figures = {
+        "histogram": plots.preactivation_histograms(
+            os.path.join(out_dir, "preactivation_histogram.png"), histogram_series
+        )
+    }
     if len(grids) > 1:
         figures["samples"] = plots.samples_side_by_side(
-            os.path.join(out_dir, "samples_side_by_side.png"), grids, "8x8 samples per model")
+            os.path.join(out_dir, "samples_side_by_side.png"), grids, "8x8 samples per model"
+        )
     results["figures"] = figures
     write_json(os.path.join(out_dir, "metrics.json"), results)
     with open(os.path.join(out_dir, "metrics.md"), "w") as f:
@@ -275,21 +341,15 @@ def evaluate(generator_paths, out_dir, labels=None, num_samples=10000, seed=0, m
 
 def _check_writable(out_dir):
     try:
-        os.makedirs(out_dir, exist_ok=True)
-        probe = os.path.join(out_dir, ".write_test")
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.remove(probe)
+        files.probe_writable(out_dir, size=1)
     except OSError as e:
         raise UserError(f"cannot write to --out_dir {out_dir}: {e.strerror}.") from None
 
 
 def write_json(path, obj):
     """Atomic write; NaN (e.g. a notch ratio with empty neighbours) becomes null."""
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
+    with files.atomic_file(path) as f:
         json.dump(_clean(obj), f, indent=2, allow_nan=False)
-    os.replace(tmp, path)
 
 
 def _clean(value):

@@ -23,16 +23,22 @@ GROUP_OF = {}  # flag name -> help group
 
 def _define(flag_values, group, kind, name, default, help, **kwargs):
     GROUP_OF[name] = group
-    getattr(flags, f"DEFINE_{kind}")(name, default, help=help, flag_values=flag_values,
-                                     **kwargs)
+    getattr(flags, f"DEFINE_{kind}")(name, default, help=help, flag_values=flag_values, **kwargs)
 
 
 def _define_setting(flag_values, field):
     meta = field.metadata
     kind, _ = config.flag_type(field)
     if meta["choices"]:
-        _define(flag_values, meta["group"], "enum", field.name, field.default, meta["help"],
-                enum_values=list(meta["choices"]))
+        _define(
+            flag_values,
+            meta["group"],
+            "enum",
+            field.name,
+            field.default,
+            meta["help"],
+            enum_values=list(meta["choices"]),
+        )
     else:
         name = {bool: "boolean", int: "integer", float: "float", str: "string"}[kind]
         _define(flag_values, meta["group"], name, field.name, field.default, meta["help"])
@@ -48,68 +54,229 @@ def define_train_flags(flag_values=flags.FLAGS):
     """Flags of train.py: one per TrainConfig setting, plus the deprecated --bn_mode."""
     for field in config.TrainConfig.fields():
         _define_setting(flag_values, field)
-    _define(flag_values, "model", "enum", "bn_mode", None,
-            "Deprecated alias of --follow (it switched more than batch norm).",
-            enum_values=list(config.FOLLOW))
+    _define(
+        flag_values,
+        "model",
+        "enum",
+        "bn_mode",
+        None,
+        "Deprecated alias of --follow (it switched more than batch norm).",
+        enum_values=list(config.FOLLOW),
+    )
 
 
 def define_experiment_flag(flag_values=flags.FLAGS):
-    _define(flag_values, "model", "string", "experiment", None,
-            "A paper experiment by name (its flagfile, shipped with the package; flags given "
-            f"beside it win): {', '.join(config.experiment_names())}.")
+    _define(
+        flag_values,
+        "model",
+        "string",
+        "experiment",
+        None,
+        "A paper experiment by name (its flagfile, shipped with the package; flags given "
+        f"beside it win): {', '.join(config.experiment_names())}.",
+    )
+
+
+def define_export_flags(flag_values=flags.FLAGS):
+    _define(
+        flag_values,
+        "output",
+        "string",
+        "run_dir",
+        None,
+        "The run directory whose generator to export (required).",
+    )
+    _define(
+        flag_values,
+        "output",
+        "string",
+        "checkpoint",
+        None,
+        "A checkpoint prefix such as RUN_DIR/checkpoints/ckpt-2186 (default: the latest).",
+    )
+
+
+def define_sample_flags(flag_values=flags.FLAGS):
+    _define(
+        flag_values,
+        "model",
+        "string",
+        "generator",
+        None,
+        "The generator SavedModel folder (RUN_DIR/generator).",
+    )
+    _define(
+        flag_values,
+        "schedule",
+        "integer",
+        "num",
+        64,
+        "How many samples (a near-square grid; 64 gives 8x8).",
+    )
+    _define(
+        flag_values,
+        "model",
+        "integer",
+        "seed",
+        0,
+        "Root seed of z and of the SBN noise: the same seed, the same samples. A run's "
+        "--seed gives its training grids' z.",
+    )
+    _define(
+        flag_values,
+        "output",
+        "multi_string",
+        "out",
+        None,
+        "Required. Where to write: a .png grid or a .npy array ([num, 28, 28, 1] float32); "
+        "repeat for both.",
+    )
+    _define(
+        flag_values,
+        "output",
+        "boolean",
+        "preactivated",
+        False,
+        "Write the preactivated outputs (the sigmoid before binarization, colour-mapped in "
+        "a .png) instead of the samples.",
+    )
 
 
 def define_evaluate_flags(flag_values=flags.FLAGS):
     """Flags of evaluate.py."""
     define_data_flags(flag_values)
-    _define(flag_values, "model", "multi_string", "generator", None,
-            "A generator SavedModel folder (RUN_DIR/generator). Repeat to compare several "
-            "models in one go.")
-    _define(flag_values, "model", "multi_string", "label", None,
-            "Display name for each --generator, in the same order (default: derived from "
-            "the path).")
-    _define(flag_values, "output", "string", "out_dir", None,
-            "Where figures, metrics.json and metrics.md go (required).")
-    _define(flag_values, "schedule", "integer", "num_samples", 10000,
-            "Samples drawn from each generator.")
-    _define(flag_values, "model", "integer", "seed", 0,
-            "Root seed of evaluation's draws (z, Bernoulli binarization, reference digits).")
-    _define(flag_values, "output", "string", "cache_dir", None,
-            "Where the evaluation classifier is cached (default: env BINARYGAN_CACHE_DIR, "
-            "else ~/.cache/binarygan_tf).")
+    _define(
+        flag_values,
+        "model",
+        "multi_string",
+        "generator",
+        None,
+        "A generator SavedModel folder (RUN_DIR/generator). Repeat to compare several "
+        "models in one go.",
+    )
+    _define(
+        flag_values,
+        "model",
+        "multi_string",
+        "label",
+        None,
+        "Display name for each --generator, in the same order (default: derived from the path).",
+    )
+    _define(
+        flag_values,
+        "output",
+        "string",
+        "out_dir",
+        None,
+        "Where figures, metrics.json and metrics.md go (required).",
+    )
+    _define(
+        flag_values,
+        "schedule",
+        "integer",
+        "num_samples",
+        10000,
+        "Samples drawn from each generator.",
+    )
+    _define(
+        flag_values,
+        "model",
+        "integer",
+        "seed",
+        0,
+        "Root seed of evaluation's draws (z, Bernoulli binarization, reference digits).",
+    )
+    _define(
+        flag_values,
+        "output",
+        "string",
+        "cache_dir",
+        None,
+        "Where the evaluation classifier is cached (default: env BINARYGAN_CACHE_DIR, "
+        "else ~/.cache/binarygan_tf).",
+    )
 
 
 def define_reproduce_flags(flag_values=flags.FLAGS):
     """Flags of reproduce.py."""
     define_data_flags(flag_values)
-    _define(flag_values, "schedule", "enum", "profile", "quick",
-            "quick: 3 epochs per run (about an hour on 2 CPU cores); paper: the paper's 20 "
-            "epochs; smoke: 2 steps per run, a pipeline check.",
-            enum_values=["quick", "paper", "smoke"])
-    _define(flag_values, "schedule", "list", "only", None,
-            "Run only these runs (names of RUNS in binarygan_tf/experiments.py, e.g. "
-            "exp1_mlp_dbn,exp1_mlp_sbn); default all of them.")
-    _define(flag_values, "schedule", "enum", "stage", "all",
-            "How far to go. Every stage first publishes the finished runs of --runs_dir. "
-            "train: also train the missing runs (publishing each); evaluate: also evaluate "
-            "the published runs (their metrics.json); page: evaluate and write the page, "
-            "training nothing; publish: nothing more; all: train, evaluate, write the page.",
-            enum_values=["all", "train", "publish", "evaluate", "page"])
-    _define(flag_values, "schedule", "string", "shard", None,
-            "INDEX/COUNT (INDEX from 0): train, publish and evaluate only this machine's "
-            "share of the runs, for a job array of COUNT machines; no page. Copy the shards' "
-            "MODELS_DIR/PROFILE/* folders together, then run --stage=page once.")
-    _define(flag_values, "output", "string", "runs_dir", None,
-            "Where the runs train (default runs/repro/PROFILE).")
-    _define(flag_values, "output", "string", "models_dir", None,
-            "Where finished runs are published, one folder per profile: MODELS_DIR/PROFILE/"
-            "RUN/ (generator, config, timing, metrics); a run published there is not trained "
-            "again. Default: models (committed with the code); for --profile=smoke, "
-            "RUNS_DIR/models.")
-    _define(flag_values, "output", "string", "results", "docs/results.md",
-            "The results page to write.")
-    _define(flag_values, "output", "string", "figures_dir", None,
-            "Where the page's figures go (default: figures/results beside it).")
-    _define(flag_values, "output", "string", "cache_dir", None,
-            "Where the evaluation classifier is cached (default: env BINARYGAN_CACHE_DIR, "
-            "else ~/.cache/binarygan_tf).")
+    _define(
+        flag_values,
+        "schedule",
+        "enum",
+        "profile",
+        "quick",
+        "quick: 3 epochs per run (about an hour on 2 CPU cores); paper: the paper's 20 "
+        "epochs; smoke: 2 steps per run, a pipeline check.",
+        enum_values=["quick", "paper", "smoke"],
+    )
+    _define(
+        flag_values,
+        "schedule",
+        "list",
+        "only",
+        None,
+        "Run only these runs (names of RUNS in binarygan_tf/experiments.py, e.g. "
+        "exp1_mlp_dbn,exp1_mlp_sbn); default all of them.",
+    )
+    _define(
+        flag_values,
+        "schedule",
+        "enum",
+        "stage",
+        "all",
+        "How far to go. Every stage first publishes the finished runs of --runs_dir. "
+        "train: also train the missing runs (publishing each); evaluate: also evaluate "
+        "the published runs (their metrics.json); page: evaluate and write the page, "
+        "training nothing; publish: nothing more; all: train, evaluate, write the page.",
+        enum_values=["all", "train", "publish", "evaluate", "page"],
+    )
+    _define(
+        flag_values,
+        "schedule",
+        "string",
+        "shard",
+        None,
+        "INDEX/COUNT (INDEX from 0): train, publish and evaluate only this machine's "
+        "share of the runs, for a job array of COUNT machines; no page. Copy the shards' "
+        "MODELS_DIR/PROFILE/* folders together, then run --stage=page once.",
+    )
+    _define(
+        flag_values,
+        "output",
+        "string",
+        "runs_dir",
+        None,
+        "Where the runs train (default runs/repro/PROFILE).",
+    )
+    _define(
+        flag_values,
+        "output",
+        "string",
+        "models_dir",
+        None,
+        "Where finished runs are published, one folder per profile: MODELS_DIR/PROFILE/"
+        "RUN/ (generator, config, timing, metrics); a run published there is not trained "
+        "again. Default: models (committed with the code); for --profile=smoke, "
+        "RUNS_DIR/models.",
+    )
+    _define(
+        flag_values, "output", "string", "results", "docs/results.md", "The results page to write."
+    )
+    _define(
+        flag_values,
+        "output",
+        "string",
+        "figures_dir",
+        None,
+        "Where the page's figures go (default: figures/results beside it).",
+    )
+    _define(
+        flag_values,
+        "output",
+        "string",
+        "cache_dir",
+        None,
+        "Where the evaluation classifier is cached (default: env BINARYGAN_CACHE_DIR, "
+        "else ~/.cache/binarygan_tf).",
+    )

@@ -50,22 +50,25 @@ def class_distribution(probs, num_classes=10):
     shares = np.bincount(predicted, minlength=num_classes) / len(predicted)
     nonzero = shares[shares > 0]
     kl = float(np.sum(nonzero * np.log(nonzero * num_classes)))
-    return {"class_shares": [float(s) for s in shares], "min_class_share": float(shares.min()),
-            "max_class_share": float(shares.max()), "kl_to_uniform": kl}
+    return {
+        "class_shares": [float(s) for s in shares],
+        "min_class_share": float(shares.min()),
+        "max_class_share": float(shares.max()),
+        "kl_to_uniform": kl,
+    }
 
 
 def _pairwise_sq_distances(a, b):
-    return np.maximum(
-        (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T, 0.0)
+    return np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T, 0.0)
 
 
 def _kth_neighbour_radii(features, k, chunk):
     """Squared distance from each point to its k-th nearest other point of the same set."""
     radii = np.empty(len(features))
     for start in range(0, len(features), chunk):
-        d = _pairwise_sq_distances(features[start:start + chunk], features)
+        d = _pairwise_sq_distances(features[start : start + chunk], features)
         # column k: index 0 is the point itself (distance 0)
-        radii[start:start + chunk] = np.partition(d, k, axis=1)[:, k]
+        radii[start : start + chunk] = np.partition(d, k, axis=1)[:, k]
     return radii
 
 
@@ -73,8 +76,8 @@ def _coverage(queries, manifold, radii, chunk):
     """Fraction of `queries` inside at least one ball (manifold point, its radius)."""
     inside = np.zeros(len(queries), bool)
     for start in range(0, len(queries), chunk):
-        d = _pairwise_sq_distances(queries[start:start + chunk], manifold)
-        inside[start:start + chunk] = (d <= radii[None, :]).any(axis=1)
+        d = _pairwise_sq_distances(queries[start : start + chunk], manifold)
+        inside[start : start + chunk] = (d <= radii[None, :]).any(axis=1)
     return float(inside.mean())
 
 
@@ -88,8 +91,10 @@ def precision_recall(real_features, fake_features, k=3, chunk=1000):
     fake = np.asarray(fake_features, np.float32)
     real_radii = _kth_neighbour_radii(real, k, chunk)
     fake_radii = _kth_neighbour_radii(fake, k, chunk)
-    return {"precision": _coverage(fake, real, real_radii, chunk),
-            "recall": _coverage(real, fake, fake_radii, chunk)}
+    return {
+        "precision": _coverage(fake, real, real_radii, chunk),
+        "recall": _coverage(real, fake, fake_radii, chunk),
+    }
 
 
 # ---------------------------------------------------------------- binary-ness
@@ -129,8 +134,10 @@ def notch_ratio(values, half_width=0.05):
     values = np.ravel(values)
     w = half_width
     centre = np.mean((values >= 0.5 - w) & (values <= 0.5 + w))
-    beside = (np.mean((values >= 0.5 - 3 * w) & (values < 0.5 - w))
-              + np.mean((values > 0.5 + w) & (values <= 0.5 + 3 * w))) / 2
+    beside = (
+        np.mean((values >= 0.5 - 3 * w) & (values < 0.5 - w))
+        + np.mean((values > 0.5 + w) & (values <= 0.5 + 3 * w))
+    ) / 2
     # The centre band is 2w wide and each side band 2w wide, so shares compare as densities.
     return float(centre / beside) if beside > 0 else float("nan")
 
@@ -138,6 +145,10 @@ def notch_ratio(values, half_width=0.05):
 def preactivation_shape(values):
     """The Fig. 4 remarks as numbers: end mass, the notch (wide and narrow), end-bin masses."""
     _, shares = preactivation_histogram(values)
-    return {"end_mass": end_mass(values), "notch_ratio": notch_ratio(values, 0.05),
-            "narrow_notch_ratio": notch_ratio(values, 0.005),
-            "first_bin_mass": float(shares[0]), "last_bin_mass": float(shares[-1])}
+    return {
+        "end_mass": end_mass(values),
+        "notch_ratio": notch_ratio(values, 0.05),
+        "narrow_notch_ratio": notch_ratio(values, 0.005),
+        "first_bin_mass": float(shares[0]),
+        "last_bin_mass": float(shares[-1]),
+    }

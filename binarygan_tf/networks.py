@@ -19,10 +19,9 @@ sigmoid for the real-valued model) and `preactivated` (the sigmoid before binari
 import keras
 
 from binarygan_tf import config, piecewise_linear, seeds
+from binarygan_tf.contract import IMAGE_SHAPE, LATENT_DIM  # noqa: E402 - sizes with sources
 from binarygan_tf.neurons import make_output_neuron
 
-LATENT_DIM = 128  # code: presets/generator/*.py NET_G['z_dim'] = 128
-IMAGE_SHAPE = (28, 28, 1)  # code: config.py out_height/out_width/out_channel
 KERNEL_STDDEV = 0.02  # code: neuralnet.py truncated_normal_initializer(stddev=0.02)
 LEAKY_RELU_SLOPE = 0.2  # code: tf.nn.leaky_relu default alpha
 
@@ -64,30 +63,44 @@ class _Builder:
         return seeds.derive(self._seed, self._stream, self._count)
 
     def _core_kwargs(self):
-        return dict(kernel_initializer=_kernel_init(self._next_seed()),
-                    kernel_constraint=self._constraint, bias_constraint=self._constraint)
+        return dict(
+            kernel_initializer=_kernel_init(self._next_seed()),
+            kernel_constraint=self._constraint,
+            bias_constraint=self._constraint,
+        )
 
     def dense(self, units, name):
         return keras.layers.Dense(units, name=name, **self._core_kwargs())
 
     def conv(self, filters, kernel, name):
-        return keras.layers.Conv2D(filters, kernel, padding="valid", name=name,
-                                   **self._core_kwargs())
+        return keras.layers.Conv2D(
+            filters, kernel, padding="valid", name=name, **self._core_kwargs()
+        )
 
     def transconv(self, filters, kernel, strides, name):
-        return keras.layers.Conv2DTranspose(filters, kernel, strides=strides, padding="valid",
-                                            name=name, **self._core_kwargs())
+        return keras.layers.Conv2DTranspose(
+            filters, kernel, strides=strides, padding="valid", name=name, **self._core_kwargs()
+        )
 
     def norm(self, name):
-        layer_cls = (keras.layers.BatchNormalization if self._follow == "paper"
-                     else FrozenStatisticsBatchNorm)
+        layer_cls = (
+            keras.layers.BatchNormalization
+            if self._follow == "paper"
+            else FrozenStatisticsBatchNorm
+        )
         # Momentum and epsilon: tf.layers.batch_normalization defaults (0.99, 1e-3).
-        return layer_cls(momentum=0.99, epsilon=1e-3, name=name, gamma_constraint=self._constraint,
-                         beta_constraint=self._constraint)
+        return layer_cls(
+            momentum=0.99,
+            epsilon=1e-3,
+            name=name,
+            gamma_constraint=self._constraint,
+            beta_constraint=self._constraint,
+        )
 
 
-def build_generator(arch="mlp", neuron="dbn", follow=config.DEFAULT_FOLLOW, seed=None,
-                    name="generator"):
+def build_generator(
+    arch="mlp", neuron="dbn", follow=config.DEFAULT_FOLLOW, seed=None, name="generator"
+):
     """G(z) -> {"samples", "preactivated"}.
 
     `follow`: 'code' (the authors' code as it ran: inference-mode batch norm, the neuron
@@ -106,20 +119,23 @@ def build_generator(arch="mlp", neuron="dbn", follow=config.DEFAULT_FOLLOW, seed
         # spatial sizes 1 -> 2 -> 6 -> 13 -> 28.
         h = keras.layers.Reshape((1, 1, LATENT_DIM), name="reshape_z")(z)
         for i, (filters, kernel, stride) in enumerate(
-                [(128, 2, 1), (64, 4, 2), (32, 3, 2)], start=1):
+            [(128, 2, 1), (64, 4, 2), (32, 3, 2)], start=1
+        ):
             h = build.transconv(filters, kernel, stride, f"transconv_{i}")(h)
             h = keras.layers.ReLU(name=f"relu_{i}")(build.norm(f"bn_{i}")(h))
         h = build.transconv(1, 4, 2, "transconv_4")(h)
         h = build.norm("bn_4")(h)
     else:
         raise ValueError(f"unknown arch {arch!r}; expected mlp or cnn")
-    neuron_layer = make_output_neuron(neuron, seed=seeds.derive(seed, "sbn_noise"),
-                                      use_slope=(follow == "paper"))
+    neuron_layer = make_output_neuron(
+        neuron, seed=seeds.derive(seed, "sbn_noise"), use_slope=(follow == "paper")
+    )
     samples, preactivated = neuron_layer(h)
     to_image = keras.layers.Reshape(IMAGE_SHAPE, name="to_image", dtype="float32")
     to_image_p = keras.layers.Reshape(IMAGE_SHAPE, name="to_image_p", dtype="float32")
-    return keras.Model(z, {"samples": to_image(samples), "preactivated": to_image_p(preactivated)},
-                       name=name)
+    return keras.Model(
+        z, {"samples": to_image(samples), "preactivated": to_image_p(preactivated)}, name=name
+    )
 
 
 def output_neuron(generator):
@@ -127,8 +143,14 @@ def output_neuron(generator):
     return generator.get_layer("output_neuron")
 
 
-def build_discriminator(arch="mlp", batch_norm=False, follow=config.DEFAULT_FOLLOW, weight_clip=None,
-                        seed=None, name="discriminator"):
+def build_discriminator(
+    arch="mlp",
+    batch_norm=False,
+    follow=config.DEFAULT_FOLLOW,
+    weight_clip=None,
+    seed=None,
+    name="discriminator",
+):
     """D(x) -> one logit per image.
 
     `batch_norm`: the `*_bn` presets, used with the GAN objective (paper Sec. 4.5).

@@ -57,8 +57,8 @@ class OutputNeuron(keras.layers.Layer):
         self.use_slope = use_slope
         # Slope annealing starts at 1.0 (paper Sec. 3.3; code models.py `tf.Variable(1.0)`).
         self.slope = self.add_weight(
-            name="slope", shape=(), initializer="ones", trainable=False,
-            dtype="float32")
+            name="slope", shape=(), initializer="ones", trainable=False, dtype="float32"
+        )
 
     def preactivate(self, logits):
         logits = tf.cast(logits, tf.float32)

@@ -33,8 +33,9 @@ class GANTrainer(AdversarialTrainer):
     def critic_loss(self, real, fake):
         real_logits = self.discriminator(real, training=True)
         fake_logits = self.discriminator(fake, training=True)
-        loss = (_sigmoid_ce(tf.ones_like(real_logits), real_logits)
-                + _sigmoid_ce(tf.zeros_like(fake_logits), fake_logits))
+        loss = _sigmoid_ce(tf.ones_like(real_logits), real_logits) + _sigmoid_ce(
+            tf.zeros_like(fake_logits), fake_logits
+        )
         return loss, {}
 
     def generator_loss(self, fake_logits):
@@ -86,13 +87,13 @@ class WGANGPTrainer(WGANTrainer):
         return tf.reduce_mean(tf.square(norm - 1.0))
 
     def checkpoint_items(self):
-        return {**super().checkpoint_items(),
-                "interpolation_seed": self.interpolation_seed.state}
+        return {**super().checkpoint_items(), "interpolation_seed": self.interpolation_seed.state}
 
 
 def _sigmoid_ce(labels, logits):
-    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
-        labels=labels, logits=tf.cast(logits, tf.float32)))
+    return tf.reduce_mean(
+        tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=tf.cast(logits, tf.float32))
+    )
 
 
 class TF1RMSprop(keras.optimizers.RMSprop):
@@ -124,11 +125,19 @@ class ObjectiveSpec:
         """A fresh optimizer (one per network); `follow="code"` gives WGAN TF1's RMSProp."""
         if self.optimizer == "rmsprop":
             rmsprop_cls = TF1RMSprop if follow == "code" else keras.optimizers.RMSprop
-            opt = rmsprop_cls(learning_rate=LEARNING_RATE, rho=RMSPROP_DECAY, momentum=0.0,
-                              epsilon=OPTIMIZER_EPSILON)
+            opt = rmsprop_cls(
+                learning_rate=LEARNING_RATE,
+                rho=RMSPROP_DECAY,
+                momentum=0.0,
+                epsilon=OPTIMIZER_EPSILON,
+            )
         else:
-            opt = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=ADAM_BETAS[0],
-                                        beta_2=ADAM_BETAS[1], epsilon=OPTIMIZER_EPSILON)
+            opt = keras.optimizers.Adam(
+                learning_rate=LEARNING_RATE,
+                beta_1=ADAM_BETAS[0],
+                beta_2=ADAM_BETAS[1],
+                epsilon=OPTIMIZER_EPSILON,
+            )
         if mixed_float16:
             # Dynamic loss scaling: float16 gradients of small losses underflow otherwise.
             opt = keras.optimizers.LossScaleOptimizer(opt)
@@ -139,8 +148,9 @@ OBJECTIVES = {
     # paper Sec. 4.5: batch norm in D for the GAN objective, Adam
     "gan": ObjectiveSpec(GANTrainer, "adam", discriminator_batch_norm=True),
     # paper Sec. 4.5: no batch norm in D, weight clipping, RMSProp
-    "wgan": ObjectiveSpec(WGANTrainer, "rmsprop", discriminator_batch_norm=False,
-                          weight_clip=CLIP_VALUE),
+    "wgan": ObjectiveSpec(
+        WGANTrainer, "rmsprop", discriminator_batch_norm=False, weight_clip=CLIP_VALUE
+    ),
     # paper Sec. 4.2: no batch norm in D (Gulrajani et al.), Adam
     "wgan-gp": ObjectiveSpec(WGANGPTrainer, "adam", discriminator_batch_norm=False),
 }

@@ -49,8 +49,9 @@ def _max_pool(x, size, strides, padding):
         y = tf.nn.max_pool2d(x, ksize, stride, padding)
 
         def backward(dy):
-            return gen_nn_ops.max_pool_grad(tf.stop_gradient(x), tf.stop_gradient(y), dy,
-                                            ksize, stride, padding)
+            return gen_nn_ops.max_pool_grad(
+                tf.stop_gradient(x), tf.stop_gradient(y), dy, ksize, stride, padding
+            )
 
         return y, backward
 
@@ -104,5 +105,9 @@ class MaxPooling2D(keras.layers.Layer):
         return (n, out(h), out(w), c)
 
     def get_config(self):
-        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
-                "padding": self.padding}
+        return {
+            **super().get_config(),
+            "pool_size": self.pool_size,
+            "strides": self.strides,
+            "padding": self.padding,
+        }

@@ -12,18 +12,33 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from binarygan_tf import metrics  # noqa: E402
+from binarygan_tf.sample_grids import BINARY_CMAP as GRAY  # noqa: E402
+from binarygan_tf.sample_grids import PREACTIVATED_CMAP as VIRIDIS  # noqa: E402
 from binarygan_tf.sample_grids import tile  # noqa: E402
 
-GRAY = plt.get_cmap("gray").with_extremes(bad="#808080")
-VIRIDIS = plt.get_cmap("viridis").with_extremes(bad="white")
-COLOURS = ("#1f2a6b", "#a02020", "#808080", "#2a8a3a", "#c07a00", "#6a3d9a", "#1f78b4",
-           "#e31a1c", "#33a02c", "#ff7f00", "#b15928")
+COLOURS = (
+    "#1f2a6b",
+    "#a02020",
+    "#808080",
+    "#2a8a3a",
+    "#c07a00",
+    "#6a3d9a",
+    "#1f78b4",
+    "#e31a1c",
+    "#33a02c",
+    "#ff7f00",
+    "#b15928",
+)
 
 
 def _grid_axis(ax, images, title, colour_map=False):
-    image = ax.imshow(tile(np.asarray(images)[..., 0] if np.ndim(images) == 4 else images),
-                      cmap=VIRIDIS if colour_map else GRAY, vmin=0.0, vmax=1.0,
-                      interpolation="nearest")
+    image = ax.imshow(
+        tile(np.asarray(images)[..., 0] if np.ndim(images) == 4 else images),
+        cmap=VIRIDIS if colour_map else GRAY,
+        vmin=0.0,
+        vmax=1.0,
+        interpolation="nearest",
+    )
     ax.set_title(title, fontsize=9)
     ax.axis("off")
     return image
@@ -75,8 +90,15 @@ def preactivation_histograms(path, series, title="Histogram of preactivated outp
         ax.stairs(np.maximum(shares, 1e-7), edges, color=colour, linewidth=1.1, label=label)
         for x, y, ha in ((edges[0], shares[0], "left"), (edges[-1], shares[-1], "right")):
             if y > 0:
-                ax.annotate(f"{y:.3g}", (x, y), xytext=(4 if ha == "left" else -4, 2 + 9 * i),
-                            textcoords="offset points", color=colour, fontsize=8, ha=ha)
+                ax.annotate(
+                    f"{y:.3g}",
+                    (x, y),
+                    xytext=(4 if ha == "left" else -4, 2 + 9 * i),
+                    textcoords="offset points",
+                    color=colour,
+                    fontsize=8,
+                    ha=ha,
+                )
     ax.set_yscale("log")
     ax.set_ylim(1e-5, 1.5)
     ax.set_xlim(-0.02, 1.02)

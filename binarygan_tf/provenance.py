@@ -18,13 +18,28 @@ def code_version():
     git checkout (an installed wheel)."""
     commit = dirty = None
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=_PACKAGE_DIR, check=True,
-                                capture_output=True, text=True, timeout=10).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                                cwd=_PACKAGE_DIR, check=True, capture_output=True, text=True,
-                                timeout=10).stdout
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=_PACKAGE_DIR,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=_PACKAGE_DIR,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
         dirty = bool(status.strip())
     except (OSError, subprocess.SubprocessError):
         pass
-    return {"git_commit": commit, "git_dirty": dirty, "tensorflow": tf.__version__,
-            "keras": keras.__version__}
+    return {
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }

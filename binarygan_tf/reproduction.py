@@ -1,307 +1,412 @@
-"""The paper's four experiments as one resumable job: which runs, in which profile, and their state.
+"""The paper's experiments as one resumable job: train what is missing, publish, evaluate, write
+the page.
 
-`reproduce.py` drives this module. The runs are the experiment flagfiles under `flags/` (one
-source of truth for each configuration), trained in the order MLP first, CNN last, so that an
-interrupted job already has whole experiments to look at. Each run lives in
-`RUNS_DIR/<name>/`, a normal `train.py` run directory, so a finished run is reused, a cut-off
-run resumes from its last checkpoint, and any run can also be inspected or continued by hand.
+`reproduce.py` turns its flags into a `Job` (`plan_job`) and runs it (`run_job`). Whatever the
+stage, the job first publishes the finished runs of its runs directory that are not yet in
+`models/<profile>/` (publishing.py). Then, as far as `--stage` says:
+
+    train     train each run that is neither finished in RUNS_DIR/<name>/ nor published, MLP
+              first, CNN last; a cut-off run resumes from its checkpoint; each run is
+              published as soon as it finishes
+    evaluate  measure each published generator, cached in its metrics.json while the key
+              (generator, sample count, seed, classifier, label) stays the same
+    page      docs/results.md from every training budget that has published runs (quick and
+              paper side by side), its tables and figures from `paper` when it has every run
+
+`--stage=all` (the default) does all three, `train` and `evaluate` stop after theirs,
+`publish` only publishes, and `page` builds the page without training. With
+`--shard=INDEX/COUNT` a machine trains, publishes and evaluates only its share of the runs
+(sharding.py) and writes no page: the shards' `models/<profile>/` folders are copied together
+and one `--stage=page` run (or a plain rerun, which finds every run published) writes it.
 """
 
 import dataclasses
-import json
+import functools
 import os
-import types
-import typing
 
-from binarygan_tf import data
+from binarygan_tf import experiments, formatting, progress, publishing, run_state, sharding
 from binarygan_tf.errors import UserError
+from binarygan_tf.experiments import PROFILES, run_config
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FLAGS_DIR = os.path.join(REPO_ROOT, "flags")
-TIMING_FILE = "reproduce_timing.json"
-
-
-@dataclasses.dataclass(frozen=True)
-class RunSpec:
-    name: str  # run folder name (and flagfile name, unless `config` is given)
-    experiment: str  # "I", "II", "III", "IV" or "extra"
-    label: str  # row label in tables and figures
-    seed: int = 0
-    config: str | None = None  # flagfile name when it differs from `name` (seed repeats)
-
-    @property
-    def flagfile(self):
-        return os.path.join(FLAGS_DIR, (self.config or self.name) + ".cfg")
-
-
-# The paper's Sec. 4.3-4.6 (Exp. I-IV), plus the row the issue asks for beyond the paper.
-RUNS = (
-    RunSpec("exp1_mlp_dbn", "I", "MLP DBN, WGAN-GP"),
-    RunSpec("exp1_mlp_sbn", "I", "MLP SBN, WGAN-GP"),
-    RunSpec("exp2_mlp_real", "II", "MLP real-valued, WGAN-GP"),
-    RunSpec("exp3_mlp_dbn_wgan", "III", "MLP DBN, WGAN"),
-    RunSpec("exp3_mlp_sbn_wgan", "III", "MLP SBN, WGAN"),
-    RunSpec("exp3_mlp_dbn_gan", "III", "MLP DBN, GAN"),
-    RunSpec("exp3_mlp_sbn_gan", "III", "MLP SBN, GAN"),
-    RunSpec("extra_mlp_dbn_paperbn", "extra", "MLP DBN, WGAN-GP, paper's batch norm"),
-    # Exp. I repeated with two more seeds: its claims compare two configurations, and a
-    # difference means something only against the spread between seeds.
-    *(RunSpec(f"{c}_seed{s}", "I", f"{label}, seed {s}", seed=s, config=c)
-      for c, label in (("exp1_mlp_dbn", "MLP DBN, WGAN-GP"), ("exp1_mlp_sbn", "MLP SBN, WGAN-GP"))
-      for s in (1, 2)),
-    RunSpec("exp4_cnn_dbn", "IV", "CNN DBN, WGAN-GP"),
-    RunSpec("exp4_cnn_sbn", "IV", "CNN SBN, WGAN-GP"),
-    RunSpec("exp4_cnn_real", "IV", "CNN real-valued, WGAN-GP"),
-)
-
-
-@dataclasses.dataclass(frozen=True)
-class Profile:
-    """How long each run trains, and how many samples each evaluation draws."""
-
-    name: str
-    epochs: int
-    num_samples: int
-    max_steps: int | None = None
-    overrides: tuple = ()  # extra TrainConfig settings, (name, value) pairs
-    note: str = ""
-
-
-PROFILES = {
-    # The paper's schedule: 20 epochs of 70,000 images (code: config.py num_epoch=20).
-    "paper": Profile("paper", epochs=20, num_samples=10000,
-                     note="the paper's 20 epochs (about 21,860 generator steps per run)"),
-    # Same schedule (critic warm-up, slope annealing per epoch), fewer epochs: sized so the
-    # eleven runs finish on a 2-core CPU in about an hour (docs/results.md has the measured time).
-    "quick": Profile("quick", epochs=3, num_samples=10000,
-                     note="3 epochs (3,279 generator steps per run), same schedule"),
-    # A pipeline check in seconds (the test uses it on tiny data); the numbers mean nothing.
-    "smoke": Profile("smoke", epochs=1, num_samples=256, max_steps=2,
-                     overrides=(("critic_warmup_until", 0), ("sample_every", 1)),
-                     note="2 generator steps per run: checks the pipeline, not the paper"),
+STAGES = ("all", "train", "publish", "evaluate", "page")
+STAGE_STEPS = {  # beyond publishing the finished runs, which every stage does first
+    "all": ("train", "evaluate", "page"),
+    "train": ("train",),
+    "publish": (),
+    "evaluate": ("evaluate",),
+    "page": ("evaluate", "page"),
 }
+MODELS_ROOT = "models"  # published generators: MODELS_ROOT/<profile>/<run>/
 
 
-def read_flagfile(path):
-    """The `--name=value` lines of an absl flagfile as typed TrainConfig settings."""
-    from binarygan_tf.train_lib import TrainConfig
-
-    types_by_name = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
-    settings = {}
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            name, _, value = line.lstrip("-").partition("=")
-            if name not in types_by_name:
-                raise UserError(f"{path}: unknown flag --{name}.")
-            settings[name] = _typed(value, types_by_name[name])
-    return settings
+def default_runs_dir(profile):
+    return os.path.join("runs", "repro", profile.name)
 
 
-def _typed(value, annotation):
-    if isinstance(annotation, types.UnionType):
-        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
-    if annotation is bool:
-        return value.lower() in ("1", "true", "yes")
-    return annotation(value)
+@dataclasses.dataclass(frozen=True)
+class Job:
+    profile: experiments.Profile
+    specs: tuple  # the runs of the page (all, or those named by --only)
+    runs_dir: str
+    models_root: str  # holds one folder per profile
+    stage: str = "all"
+    shard: sharding.Shard | None = None
+    mnist_dir: str | None = None
+    tfds_data_dir: str | None = None
+    cache_dir: str | None = None
+    results: str = "docs/results.md"
+    figures_dir: str = "docs/figures/results"
+    command: str = ""
+    eval_seed: int = 0
+
+    @functools.cached_property
+    def own_specs(self):
+        """The runs this machine trains and evaluates: its shard's share, or all of them."""
+        if not self.shard:
+            return self.specs
+        return sharding.share(
+            self.specs,
+            self.shard,
+            lambda spec: progress.PRIOR_SECONDS_PER_STEP[
+                run_config(spec, self.profile, self.runs_dir).arch
+            ],
+        )
+
+    def models_dir(self, profile_name=None):
+        return os.path.join(self.models_root, profile_name or self.profile.name)
+
+    def published(self, spec, profile_name=None):
+        return os.path.join(self.models_dir(profile_name), spec.name)
+
+    def does(self, step):
+        return step in STAGE_STEPS[self.stage] and not (step == "page" and self.shard)
 
 
-def run_config(spec, profile, runs_dir, mnist_dir=None, tfds_data_dir=None):
-    """The TrainConfig of one run in one profile (resume/overwrite decided by `run_state`)."""
-    from binarygan_tf.train_lib import TrainConfig
+def plan_job(
+    profile="quick",
+    only=None,
+    runs_dir=None,
+    models_dir=None,
+    stage="all",
+    shard=None,
+    mnist_dir=None,
+    tfds_data_dir=None,
+    cache_dir=None,
+    results="docs/results.md",
+    figures_dir=None,
+    command="",
+):
+    """A Job from the command line's values, defaults filled in; a UserError names a bad one.
 
-    settings = read_flagfile(spec.flagfile)
-    settings.update(seed=spec.seed, epochs=profile.epochs, max_steps=profile.max_steps,
-                    progress="line",
-                    out_dir=os.path.join(runs_dir, spec.name), mnist_dir=mnist_dir,
-                    tfds_data_dir=tfds_data_dir)
-    settings.update(dict(profile.overrides))
-    return TrainConfig(**settings)
-
-
-def target_steps(config, num_images):
-    total = data.steps_per_epoch(num_images, config.batch_size) * config.epochs
-    return min(total, config.max_steps) if config.max_steps else total
-
-
-def exported_step(run_dir):
-    """Generator step of the exported generator in `run_dir`, or None if there is none."""
-    path = os.path.join(run_dir, "generator", "binarygan.json")
-    if not os.path.isfile(path):
-        return None
-    with open(path) as f:
-        return json.load(f).get("generator_step")
-
-
-def run_state(config, num_images):
-    """"done", "resume" or "new" for the run directory of `config`."""
-    import tensorflow as tf
-
-    target = target_steps(config, num_images)
-    step = exported_step(config.run_dir)
-    if step is not None and step >= target:
-        if step > target:
-            raise UserError(f"{config.run_dir} was trained for {step} generator steps, more "
-                            f"than this profile's {target}; use another --runs_dir.")
-        return "done"
-    if tf.train.latest_checkpoint(os.path.join(config.run_dir, "checkpoints")):
-        return "resume"
-    return "new"
-
-
-def read_timing(run_dir):
-    path = os.path.join(run_dir, TIMING_FILE)
-    if not os.path.isfile(path):
-        return {"wall_seconds": 0.0, "sessions": 0}
-    with open(path) as f:
-        return json.load(f)
-
-
-def add_timing(run_dir, seconds):
-    timing = read_timing(run_dir)
-    timing["wall_seconds"] += seconds
-    timing["sessions"] += 1
-    tmp = os.path.join(run_dir, TIMING_FILE + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(timing, f)
-    os.replace(tmp, os.path.join(run_dir, TIMING_FILE))
+    Published generators go to `models_dir` (default `models/`, committed with the code) as
+    `<models_dir>/<profile>/<run>/`; the smoke profile's default is inside its runs directory,
+    so a pipeline check never writes into the repository's models/. Everything is checked
+    here, before TensorFlow loads."""
+    if stage not in STAGES:
+        raise UserError(f"--stage={stage!r} is not one of {', '.join(STAGES)}.")
+    profile = PROFILES[profile]
+    specs = experiments.select_runs(only)
+    shard = sharding.parse(shard) if shard is not None else None
+    if shard:
+        sharding.check(shard, len(specs))
+    if shard and stage == "page":
+        raise UserError(
+            "--stage=page builds the page from every run, so it takes no --shard; "
+            "run it once, without --shard, after the shards have published."
+        )
+    runs_dir = runs_dir or default_runs_dir(profile)
+    if models_dir is None:
+        models_dir = os.path.join(runs_dir, "models") if profile.name == "smoke" else MODELS_ROOT
+    figures_dir = figures_dir or os.path.join(os.path.dirname(results) or ".", "figures", "results")
+    return Job(
+        profile,
+        specs,
+        runs_dir,
+        models_dir,
+        stage,
+        shard,
+        mnist_dir,
+        tfds_data_dir,
+        cache_dir,
+        results,
+        figures_dir,
+        command,
+    )
 
 
-# Prior seconds per generator step on a 2-core CPU, used for the ETA until this job has timed a
-# run of the same architecture itself. Measured: the quick-profile runs took 0.032-0.062 s
-# (MLP) and 0.24-0.34 s (CNN) per step, warm-up included (docs/results.md, wall time table).
-PRIOR_SECONDS_PER_STEP = {"mlp": 0.05, "cnn": 0.25}
+@dataclasses.dataclass
+class Outcome:
+    status: str  # "completed" or "interrupted"
+    claim_rows: list | None = None  # results_page.claim_rows of the page written, if any
 
 
-class EtaClock:
-    """ETA of the remaining runs from the seconds per step measured so far, per architecture."""
+def run_job(job, log=print):
+    """Publish, then train / evaluate / write the page as `job.stage` says."""
+    from binarygan_tf import data, results_page
 
-    def __init__(self):
-        self.measured = {}
-
-    def record(self, arch, steps, seconds):
-        if steps > 0:
-            total_steps, total_seconds = self.measured.get(arch, (0, 0.0))
-            self.measured[arch] = (total_steps + steps, total_seconds + seconds)
-
-    def seconds_per_step(self, arch):
-        if arch in self.measured:
-            steps, seconds = self.measured[arch]
-            return seconds / steps
-        return PRIOR_SECONDS_PER_STEP[arch]
-
-    def eta(self, pending):
-        """`pending`: [(arch, steps_left)]."""
-        return sum(self.seconds_per_step(arch) * steps for arch, steps in pending)
-
-
-def format_duration(seconds):
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    num_images = len(data.load_training_images(job.mnist_dir, job.tfds_data_dir))
+    if job.does("train"):
+        if train_missing(job, num_images, log) != "completed":
+            return Outcome("interrupted")
+    else:
+        publish_finished(job, num_images, log)
+    write_index(job, job.profile)
+    if not job.does("evaluate"):
+        return Outcome("completed")
+    if not job.does("page"):
+        evaluate_profile(job, job.profile, job.own_specs, num_images, log)
+        write_index(job, job.profile)
+        if job.shard:
+            log(
+                f"shard {job.shard} finished. Once every shard has: copy their "
+                f"{job.models_dir()}/* into one folder and run reproduce.py "
+                f"--profile={job.profile.name} --stage=page --models_dir=<its parent>."
+            )
+        return Outcome("completed")
+    evals = gather_evaluations(job, num_images, log)
+    for name in evals.budgets:
+        write_index(job, PROFILES[name])
+    rows = results_page.write_page(job.results, evals, job.command, job.figures_dir)
+    return Outcome("completed", rows)
 
 
-def current_step(run_dir):
-    import tensorflow as tf
-
-    latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
-    return int(latest.rsplit("-", 1)[1]) if latest else 0
+def write_index(job, profile):
+    publishing.write_index(job.models_dir(profile.name), profile, experiments.RUNS)
 
 
-def train_all(profile, runs_dir, mnist_dir=None, tfds_data_dir=None, specs=RUNS, log=print):
-    """Train every run of `profile` that is not finished. Returns "completed" or "interrupted"."""
+# ---------------------------------------------------------------- training and publishing
+def _configs(job, specs):
+    return [
+        run_config(s, job.profile, job.runs_dir, job.mnist_dir, job.tfds_data_dir) for s in specs
+    ]
+
+
+def _is_published(job, spec, config, num_images):
+    return publishing.is_published(
+        job.published(spec), config, run_state.target_steps(config, num_images)
+    )
+
+
+def publish_finished(job, num_images, log=print):
+    """Publish this machine's finished runs that are not yet published (or changed since);
+    train nothing."""
+    unfinished = []
+    for spec, config in zip(job.own_specs, _configs(job, job.own_specs), strict=True):
+        if run_state.state(config, num_images) == "done":
+            if publishing.publish(config.run_dir, job.published(spec)):
+                log(f"published {spec.name} to {job.published(spec)}")
+        elif not _is_published(job, spec, config, num_images):
+            unfinished.append(spec.name)
+    if unfinished:
+        log(f"not finished, so not published: {', '.join(unfinished)}")
+
+
+def train_missing(job, num_images, log=print):
+    """Train this machine's runs that are neither finished nor published, publishing each as
+    it finishes. Returns "completed" or "interrupted"."""
     import keras
 
     from binarygan_tf import train_lib
 
-    num_images = len(data.load_training_images(mnist_dir, tfds_data_dir))
-    configs = [run_config(s, profile, runs_dir, mnist_dir, tfds_data_dir) for s in specs]
-    clock = EtaClock()
-    for index, (spec, config) in enumerate(zip(specs, configs), 1):
-        state = run_state(config, num_images)
+    specs = job.own_specs
+    configs = _configs(job, specs)
+
+    def finished(spec, config):
+        return run_state.state(config, num_images) == "done" or _is_published(
+            job, spec, config, num_images
+        )
+
+    clock = progress.EtaClock()
+    for index, (spec, config) in enumerate(zip(specs, configs, strict=True), 1):
         head = f"[{index}/{len(specs)}] {spec.name} ({spec.label})"
+        state = run_state.state(config, num_images)
         if state == "done":
-            log(f"{head}: finished earlier, reused")
+            published = publishing.publish(config.run_dir, job.published(spec))
+            log(
+                f"{head}: finished earlier, reused"
+                + (f"; published to {job.published(spec)}" if published else "")
+            )
             continue
-        pending = [(c.arch, target_steps(c, num_images) - current_step(c.run_dir))
-                   for c in configs[index - 1:] if run_state(c, num_images) != "done"]
-        log(f"{head}: {'resuming' if state == 'resume' else 'starting'}; "
+        if _is_published(job, spec, config, num_images):
+            log(f"{head}: published in {job.published(spec)}, reused")
+            continue
+        pending = [
+            (c.arch, run_state.target_steps(c, num_images) - run_state.trained_step(c.run_dir))
+            for s, c in zip(specs[index - 1 :], configs[index - 1 :], strict=True)
+            if not finished(s, c)
+        ]
+        log(
+            f"{head}: {'resuming' if state == 'resume' else 'starting'}; "
             f"ETA for the remaining {len(pending)} run(s): "
-            f"{format_duration(clock.eta(pending))}")
+            f"{formatting.duration(clock.eta(pending))}"
+        )
         config.resume = state == "resume"
         config.overwrite = state == "new" and os.path.exists(config.run_dir)
-        start_step = current_step(config.run_dir) if config.resume else 0
+        start_step = run_state.trained_step(config.run_dir) if config.resume else 0
         keras.backend.clear_session()
         result = train_lib.run_training(config, log=log)
-        add_timing(config.run_dir, result.wall_seconds)
+        run_state.add_timing(config.run_dir, result.wall_seconds)
         clock.record(config.arch, result.generator_step - start_step, result.wall_seconds)
         if result.status != "completed":
-            log(f"{head}: interrupted at generator step {result.generator_step}; rerun the "
-                f"same command to continue.")
+            log(
+                f"{head}: interrupted at generator step {result.generator_step}; rerun the "
+                f"same command to continue."
+            )
             return "interrupted"
+        publishing.publish(config.run_dir, job.published(spec))
+        log(f"{head}: published to {job.published(spec)}")
     return "completed"
 
 
-# ---------------------------------------------------------------- evaluation of the runs
-EVAL_DIR = "evaluation"  # inside each run directory: metrics.json and figures of that run
+# ---------------------------------------------------------------- evaluation
+@dataclasses.dataclass
+class EvaluatedRun:
+    spec: experiments.RunSpec
+    configuration: experiments.Configuration
+    result: dict  # evaluation.evaluate_generator's metrics
+    timing: dict  # wall_seconds, sessions, steps
+    trained_by: str  # the commit that trained it
+    samples: tuple | None = None  # (preactivated, variants) when the page draws its figures
 
 
-def evaluate_run(spec, run_dir, yardstick, num_samples, seed=0, log=print):
-    """Metrics and figures of one finished run, cached in RUN_DIR/evaluation/ and reused while
-    the generator, the sample count, the seed and the classifier stay the same."""
+@dataclasses.dataclass
+class Evaluations:
+    """Everything the page shows: the evaluated runs of each training budget, and the yardstick."""
+
+    main: experiments.Profile  # the budget whose runs fill the tables and figures
+    budgets: dict  # profile name -> {run name: EvaluatedRun}, shortest budget first
+    specs: tuple  # the runs the page is about
+    reference: dict  # the real-data row
+    classifier: dict
+    data_density: float
+    num_test_images: int
+
+    @property
+    def main_runs(self):
+        return self.budgets[self.main.name]
+
+
+def evaluate_run(spec, published, yardstick, num_samples, seed=0, with_samples=False, log=print):
+    """(metrics, samples) of one published generator; the metrics are cached in its
+    metrics.json and reused while the key matches, and `samples` (preactivated outputs and
+    binarized variants, for figures; cheap to redraw, unlike the metrics) is None unless
+    `with_samples`."""
     from binarygan_tf import evaluation
 
-    out = os.path.join(run_dir, EVAL_DIR)
-    cache = os.path.join(out, "metrics.json")
-    key = {"generator_step": exported_step(run_dir), "num_samples": num_samples, "seed": seed,
-           "classifier": yardstick.classifier.info["fingerprint"], "label": spec.label}
-    generator = evaluation.load_generator(os.path.join(run_dir, "generator"), spec.label)
-    if os.path.isfile(cache):
-        with open(cache) as f:
-            stored = json.load(f)
-        if stored.get("key") == key:
-            # figures are cheap to redraw, the metrics are not: regenerate samples only
-            samples, preactivated = evaluation.generate(generator, num_samples, seed)
-            variants = evaluation.binarizations(samples, stored["result"]["real_valued"], seed)
-            return stored["result"], preactivated, variants
+    generator_path = publishing.generator_dir(published)
+    cache = os.path.join(published, publishing.METRICS_FILE)
+    key = {
+        "generator": publishing.generator_digest(generator_path),
+        "generator_step": run_state.exported_step(published),
+        "num_samples": num_samples,
+        "seed": seed,
+        "classifier": yardstick.classifier.info["fingerprint"],
+        "label": spec.label,
+    }
+    stored = publishing.read_json(cache)
+    if stored and stored.get("key") == key:
+        if not with_samples:
+            return stored["result"], None
+        generator = evaluation.load_generator(generator_path, spec.label)
+        samples, preactivated = evaluation.generate(generator, num_samples, seed)
+        variants = evaluation.binarizations(samples, stored["result"]["real_valued"], seed)
+        return stored["result"], (preactivated, variants)
     log(f"evaluating {spec.name} ({num_samples} samples)")
+    generator = evaluation.load_generator(generator_path, spec.label)
     result, preactivated, variants = evaluation.evaluate_generator(
-        generator, yardstick, num_samples, seed, figure_dir=out)
+        generator, yardstick, num_samples, seed
+    )
+    result["path"] = publishing.GENERATOR_DIR  # relative to metrics.json: the file is committed
     evaluation.write_json(cache, {"key": key, "result": result})
-    return result, preactivated, variants
+    return result, ((preactivated, variants) if with_samples else None)
 
 
-def evaluate_all(profile, runs_dir, mnist_dir=None, tfds_data_dir=None, cache_dir=None,
-                 specs=RUNS, seed=0, log=print):
-    """{run name: (result, preactivated, variants)} plus the reference row and classifier."""
+def _published_runs(job, profile, specs, num_images):
+    """[(spec, config, published folder)] of the `specs` published for `profile`."""
+    runs_dir = job.runs_dir if profile.name == job.profile.name else default_runs_dir(profile)
+    out = []
+    for spec in specs:
+        config = run_config(spec, profile, runs_dir, job.mnist_dir, job.tfds_data_dir)
+        published = job.published(spec, profile.name)
+        if publishing.is_published(published, config, run_state.target_steps(config, num_images)):
+            out.append((spec, config, published))
+    return out
+
+
+def _make_yardstick(job, log):
     from binarygan_tf import evaluation
 
-    yardstick = evaluation.make_yardstick(mnist_dir, tfds_data_dir, cache_dir, log=log)
-    reference = evaluation.reference_row(yardstick, profile.num_samples, seed, mnist_dir,
-                                         tfds_data_dir)
+    return evaluation.make_yardstick(job.mnist_dir, job.tfds_data_dir, job.cache_dir, log=log)
+
+
+def _evaluate(found, yardstick, profile, seed, with_samples, log):
     runs = {}
-    for spec in specs:
-        run_dir = os.path.join(runs_dir, spec.name)
-        runs[spec.name] = evaluate_run(spec, run_dir, yardstick, profile.num_samples, seed,
-                                       log=log)
-    return {"reference": reference, "classifier": yardstick.classifier.info,
-            "data_density": yardstick.data_density,
-            "num_test_images": len(yardstick.test_features), "runs": runs}
+    for spec, config, published in found:
+        result, samples = evaluate_run(
+            spec, published, yardstick, profile.num_samples, seed, with_samples, log
+        )
+        runs[spec.name] = EvaluatedRun(
+            spec,
+            experiments.configuration(spec, config),
+            result,
+            publishing.read_timing(published),
+            publishing.trained_by(published),
+            samples,
+        )
+    return runs
 
 
-def timings(runs_dir, specs=RUNS):
-    """{run name: {wall_seconds, sessions, steps}} of the runs that have a generator."""
-    out = {}
-    for spec in specs:
-        run_dir = os.path.join(runs_dir, spec.name)
-        step = exported_step(run_dir)
-        if step is not None:
-            out[spec.name] = dict(read_timing(run_dir), steps=step)
-    return out
+def evaluate_profile(job, profile, specs, num_images, log=print):
+    """Evaluate the published runs among `specs` (metrics.json only); {name: EvaluatedRun}."""
+    found = _published_runs(job, profile, specs, num_images)
+    if not found:
+        log(
+            f"no published run of profile {profile.name} to evaluate in "
+            f"{job.models_dir(profile.name)}"
+        )
+        return {}
+    return _evaluate(found, _make_yardstick(job, log), profile, job.eval_seed, False, log)
+
+
+def main_budget(profile, published_counts, num_runs):
+    """The profile whose runs fill the page's tables and figures: `paper` once it has every
+    run of the page (the paper's own budget), else the profile the job was run with."""
+    if published_counts.get("paper", 0) == num_runs:
+        return PROFILES["paper"]
+    return profile
+
+
+def gather_evaluations(job, num_images, log=print):
+    """The Evaluations of every budget of the page that has published runs."""
+    from binarygan_tf import evaluation
+
+    available = {}
+    for name in experiments.page_budgets(job.profile):
+        found = _published_runs(job, PROFILES[name], job.specs, num_images)
+        if found:
+            available[name] = found
+    main = main_budget(
+        job.profile, {name: len(found) for name, found in available.items()}, len(job.specs)
+    )
+    if main.name not in available:
+        raise UserError(
+            f"no finished run of profile {main.name}: {job.models_dir(main.name)} "
+            f"and {job.runs_dir} hold none. Train first (--stage=all or train)."
+        )
+    yardstick = _make_yardstick(job, log)
+    budgets = {
+        name: _evaluate(found, yardstick, PROFILES[name], job.eval_seed, name == main.name, log)
+        for name, found in available.items()
+    }
+    reference = evaluation.reference_row(
+        yardstick, main.num_samples, job.eval_seed, job.mnist_dir, job.tfds_data_dir
+    )
+    return Evaluations(
+        main,
+        budgets,
+        job.specs,
+        reference,
+        yardstick.classifier.info,
+        yardstick.data_density,
+        len(yardstick.test_features),
+    )

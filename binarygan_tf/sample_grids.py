@@ -11,6 +11,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 GRID = (8, 8)  # code: config.py sample_grid = (8, 8), num_sample = 64
+# The two colour maps of every grid and figure; "bad" colours the NaN gaps between images.
+BINARY_CMAP = plt.get_cmap("gray").with_extremes(bad="#808080")
+PREACTIVATED_CMAP = plt.get_cmap("viridis").with_extremes(bad="white")
 
 
 def tile(images, grid=GRID):
@@ -21,14 +24,13 @@ def tile(images, grid=GRID):
     canvas = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), np.nan, dtype=np.float32)
     for i in range(n):
         r, c = divmod(i, cols)
-        canvas[r * (h + 1): r * (h + 1) + h, c * (w + 1): c * (w + 1) + w] = images[i]
+        canvas[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = images[i]
     return canvas
 
 
 def save_sample_grid(path, images, title):
     fig, ax = plt.subplots(figsize=(4, 4.3), dpi=100)
-    cmap = plt.get_cmap("gray").with_extremes(bad="#808080")
-    ax.imshow(tile(images), cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.imshow(tile(images), cmap=BINARY_CMAP, vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_title(title, fontsize=9)
     ax.axis("off")
     fig.tight_layout()
@@ -38,8 +40,9 @@ def save_sample_grid(path, images, title):
 
 def save_preactivated_grid(path, values, title):
     fig, ax = plt.subplots(figsize=(4.6, 4.3), dpi=100)
-    cmap = plt.get_cmap("viridis").with_extremes(bad="white")
-    im = ax.imshow(tile(values), cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+    im = ax.imshow(
+        tile(values), cmap=PREACTIVATED_CMAP, vmin=0.0, vmax=1.0, interpolation="nearest"
+    )
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, ticks=[0, 0.25, 0.5, 0.75, 1])
     ax.set_title(title, fontsize=9)
     ax.axis("off")

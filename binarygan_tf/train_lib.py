@@ -3,10 +3,11 @@
 The entry point only turns flags into a `TrainConfig`; tests and `reproduce.py` call this
 module directly. A run directory holds everything about one run:
 
-    config.json      every setting, so `--resume` and `python -m binarygan_tf.export` can
+    config.json      every setting, so `--resume` and `binarygan export` can
                      rebuild the exact models
     samples/         8x8 grids of samples and preactivated outputs for a fixed z
-    logs/            training_log.csv (per epoch) and TensorBoard events
+    logs/            training_log.csv (per epoch) and TensorBoard events (logs/train, on
+                     the generator-step axis)
     checkpoints/     tf.train checkpoints: weights, optimizer slots, generator step, slope,
                      random-generator states; the data position is the generator step
     generator/       the exported SavedModel (export.py), written last
@@ -44,28 +45,42 @@ class TrainResult:
 def build_trainer(config):
     """Generator, discriminator and trainer for `config`, compiled, optimizer slots built."""
     spec = objectives.OBJECTIVES[config.objective]
-    d_batch_norm = (spec.discriminator_batch_norm if config.discriminator_batch_norm is None
-                    else config.discriminator_batch_norm)
-    generator = networks.build_generator(config.arch, config.neuron, config.follow,
-                                         seed=config.seed)
-    discriminator = networks.build_discriminator(config.arch, d_batch_norm, config.follow,
-                                                 weight_clip=spec.weight_clip, seed=config.seed)
-    schedule = CriticSchedule(config.critic_steps, config.critic_warmup_steps,
-                              config.critic_warmup_until, config.critic_warmup_every)
+    d_batch_norm = (
+        spec.discriminator_batch_norm
+        if config.discriminator_batch_norm is None
+        else config.discriminator_batch_norm
+    )
+    generator = networks.build_generator(
+        config.arch, config.neuron, config.follow, seed=config.seed
+    )
+    discriminator = networks.build_discriminator(
+        config.arch, d_batch_norm, config.follow, weight_clip=spec.weight_clip, seed=config.seed
+    )
+    schedule = CriticSchedule(
+        config.critic_steps,
+        config.critic_warmup_steps,
+        config.critic_warmup_until,
+        config.critic_warmup_every,
+    )
     trainer = spec.trainer(generator, discriminator, schedule=schedule, seed=config.seed)
     fp16 = config.mixed_precision == "mixed_float16"
-    trainer.compile(d_optimizer=spec.make_optimizer(config.follow, fp16),
-                    g_optimizer=spec.make_optimizer(config.follow, fp16),
-                    jit_compile=config.resolved_jit_compile,
-                    steps_per_execution=config.steps_per_execution)
+    trainer.compile(
+        d_optimizer=spec.make_optimizer(config.follow, fp16),
+        g_optimizer=spec.make_optimizer(config.follow, fp16),
+        jit_compile=config.resolved_jit_compile,
+        steps_per_execution=config.steps_per_execution,
+    )
     trainer.build_optimizers()
     return trainer
 
 
 def make_checkpoint_manager(trainer, run_dir):
     checkpoint = tf.train.Checkpoint(**trainer.checkpoint_items())
-    return tf.train.CheckpointManager(checkpoint, os.path.join(run_dir, "checkpoints"),
-                                      max_to_keep=3)
+    # The last 3 checkpoints (every --checkpoint_every steps and each epoch end): the newest
+    # to resume from, two older ones in case the newest belongs to a run going bad.
+    return tf.train.CheckpointManager(
+        checkpoint, os.path.join(run_dir, files.CHECKPOINT_DIR), max_to_keep=3
+    )
 
 
 def plan_segments(start_step, total_steps, steps_per_epoch):
@@ -100,8 +115,9 @@ def _prepare_run_dir(config):
             shutil.rmtree(run_dir)
         files.probe_writable(run_dir)
     except OSError as e:
-        raise UserError(f"cannot write to {run_dir}: {e.strerror}. Choose a writable "
-                        f"--out_dir with free space.") from None
+        raise UserError(
+            f"cannot write to {run_dir}: {e.strerror}. Choose a writable --out_dir with free space."
+        ) from None
     return run_dir
 
 
@@ -112,9 +128,14 @@ def _write_config(config, run_dir, changes, start_step):
     record = {**config.to_json(), **provenance.code_version()}
     if config.resume:
         record.update({k: stored[k] for k in ("git_commit", "git_dirty") if k in stored})
-        record["resumes"] = [*stored.get("resumes", []), {
-            "generator_step": start_step, **provenance.code_version(),
-            "changed": {name: list(pair) for name, pair in changes.items()}}]
+        record["resumes"] = [
+            *stored.get("resumes", []),
+            {
+                "generator_step": start_step,
+                **provenance.code_version(),
+                "changed": {name: list(pair) for name, pair in changes.items()},
+            },
+        ]
     files.atomic_write_json(os.path.join(run_dir, config_lib.CONFIG_FILE), record)
 
 
@@ -144,36 +165,51 @@ def run_training(config, log=print):
     manager = make_checkpoint_manager(trainer, run_dir)
     if config.resume:
         manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        log(f"resumed {run_dir} at generator step {int(trainer.generator_step.numpy())}, "
-            f"slope {float(trainer.slope.numpy()):.4f}")
+        log(
+            f"resumed {run_dir} at generator step {int(trainer.generator_step.numpy())}, "
+            f"slope {float(trainer.slope.numpy()):.4f}"
+        )
     _write_config(config, run_dir, changes, int(trainer.generator_step.numpy()))
 
     total = spe * config.epochs
     if config.max_steps:
         total = min(total, config.max_steps)
-    guard, stopper = cbs.StopOnNonFinite(), cbs.StopOnSignal()
-    fixed_z = seeds.rng(config.seed, "sample_z").standard_normal(
-        (64, networks.LATENT_DIM)).astype(np.float32)
-    log_dir = os.path.join(run_dir, "logs")
-    os.makedirs(log_dir, exist_ok=True)
-    callbacks = [
-        guard, stopper,
-        cbs.SlopeAnnealing(config.slope_annealing_rate, spe, total),
-        cbs.SampleGrids(os.path.join(run_dir, "samples"), fixed_z, config.sample_every, spe),
-        cbs.EpochCheckpoint(manager, spe, guard),
-        keras.callbacks.CSVLogger(os.path.join(log_dir, "training_log.csv"), append=True),
-    ]
-    if config.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(log_dir, write_graph=False))
+    fixed_z = (
+        seeds.rng(config.seed, "sample_z")
+        .standard_normal((64, networks.LATENT_DIM))
+        .astype(np.float32)
+    )
+    run_callbacks = cbs.build_callbacks(
+        trainer,
+        run_dir,
+        steps_per_epoch=spe,
+        total_steps=total,
+        slope_annealing_rate=config.slope_annealing_rate,
+        sample_every=config.sample_every,
+        fixed_z=fixed_z,
+        checkpoint_manager=manager,
+        checkpoint_every=config.checkpoint_every,
+        tensorboard=config.tensorboard,
+        scalars_every=config.scalars_every,
+        progress=config.progress,
+    )
+    guard, stopper = run_callbacks.guard, run_callbacks.stopper
 
     history = {}
     step = int(trainer.generator_step.numpy())
     for initial_epoch, epochs, steps in plan_segments(step, total, spe):
-        dataset = data.make_training_dataset(images, config.batch_size, config.seed,
-                                             start_step=int(trainer.generator_step.numpy()))
-        h = trainer.fit(dataset, initial_epoch=initial_epoch, epochs=epochs, shuffle=False,
-                        steps_per_epoch=steps, callbacks=callbacks,
-                        verbose={"bar": 1, "line": 2, "off": 0}[config.progress])
+        dataset = data.make_training_dataset(
+            images, config.batch_size, config.seed, start_step=int(trainer.generator_step.numpy())
+        )
+        h = trainer.fit(
+            dataset,
+            initial_epoch=initial_epoch,
+            epochs=epochs,
+            shuffle=False,
+            steps_per_epoch=steps,
+            callbacks=run_callbacks.callbacks,
+            verbose=0,
+        )  # progress output is one of the callbacks
         for k, v in h.history.items():
             history.setdefault(k, []).extend(v)
         if guard.failed_step is not None or stopper.received:
@@ -186,17 +222,26 @@ def run_training(config, log=print):
         raise TrainingFailed(
             f"training diverged: {guard.failed_metric} became NaN/Inf at generator step "
             f"{guard.failed_step}. No generator was exported; the last good checkpoint is "
-            f"{last}. Try another --seed, or --mixed_precision=off if it was on.")
-    if manager.latest_checkpoint is None or files.checkpoint_step(manager.latest_checkpoint) != step:
+            f"{last}. Try another --seed, or --mixed_precision=off if it was on."
+        )
+    if (
+        manager.latest_checkpoint is None
+        or files.checkpoint_step(manager.latest_checkpoint) != step
+    ):
         manager.save(checkpoint_number=step)
     wall = time.time() - start_time
     if stopper.received:
-        log(f"{stopper.received} received: stopped after generator step {step} and saved a "
-            f"checkpoint. Continue with: --resume --out_dir={run_dir}")
+        log(
+            f"{stopper.received} received: stopped after generator step {step} and saved a "
+            f"checkpoint. Continue with: --resume --out_dir={run_dir}"
+        )
         return TrainResult(run_dir, step, slope, history, wall, "interrupted", None)
 
-    gen_path = export.export_generator(trainer.generator, os.path.join(run_dir, "generator"),
-                                       metadata=_metadata(config, step, slope))
+    gen_path = export.export_generator(
+        trainer.generator,
+        os.path.join(run_dir, "generator"),
+        metadata=_metadata(config, step, slope),
+    )
     log(f"done: {step} generator steps in {wall:.0f} s; generator exported to {gen_path}")
     return TrainResult(run_dir, step, slope, history, wall, "completed", gen_path)
 
@@ -204,12 +249,26 @@ def run_training(config, log=print):
 def _metadata(config, step, slope):
     """binarygan.json of an export: what the model is and the code that trained it."""
     stored = config_lib.read_stored(config.run_dir)
-    return dict(neuron=config.neuron, arch=config.arch, objective=config.objective,
-                follow=config.follow, generator_step=step, slope=slope, seed=config.seed,
-                latent_dim=networks.LATENT_DIM,
-                git_commit=stored.get("git_commit"), git_dirty=stored.get("git_dirty"),
-                resumed_with=[r.get("git_commit") for r in stored.get("resumes", [])],
-                exported_with=provenance.code_version())
+    return dict(
+        neuron=config.neuron,
+        arch=config.arch,
+        objective=config.objective,
+        follow=config.follow,
+        generator_step=step,
+        slope=slope,
+        seed=config.seed,
+        latent_dim=networks.LATENT_DIM,
+        git_commit=stored.get("git_commit"),
+        git_dirty=stored.get("git_dirty"),
+        resumed_with=[r.get("git_commit") for r in stored.get("resumes", [])],
+        exported_with=provenance.code_version(),
+    )
+
+
+def export_run(run_dir, checkpoint=None):
+    """Rebuild a run's generator from its config.json, restore a checkpoint (default: the
+    latest), export it to RUN_DIR/generator. `binarygan export --run_dir RUN_DIR`."""
+    return export_from_checkpoint(TrainConfig.load(run_dir), checkpoint)
 
 
 def export_from_checkpoint(config, checkpoint=None):
@@ -226,5 +285,7 @@ def export_from_checkpoint(config, checkpoint=None):
     manager.checkpoint.restore(checkpoint).expect_partial()
     step = int(trainer.generator_step.numpy())
     return export.export_generator(
-        trainer.generator, os.path.join(config.run_dir, "generator"),
-        metadata=_metadata(config, step, float(trainer.slope.numpy())))
+        trainer.generator,
+        os.path.join(config.run_dir, "generator"),
+        metadata=_metadata(config, step, float(trainer.slope.numpy())),
+    )

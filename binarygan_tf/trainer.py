@@ -35,10 +35,10 @@ class CriticSchedule:
     def count(self, generator_step):
         """n_critic for a (tensor) generator step, usable inside the compiled step."""
         step = tf.cast(generator_step, tf.int64)
-        warm = tf.logical_or(step < self.warmup_until,
-                             tf.equal(step % self.warmup_every, 0))
-        return tf.where(warm, tf.constant(self.warmup_steps, tf.int32),
-                        tf.constant(self.steps, tf.int32))
+        warm = tf.logical_or(step < self.warmup_until, tf.equal(step % self.warmup_every, 0))
+        return tf.where(
+            warm, tf.constant(self.warmup_steps, tf.int32), tf.constant(self.steps, tf.int32)
+        )
 
 
 class AdversarialTrainer(keras.Model):
@@ -52,8 +52,15 @@ class AdversarialTrainer(keras.Model):
 
     critic_metric_names = ()
 
-    def __init__(self, generator, discriminator, schedule=CriticSchedule(), seed=None,
-                 share_generator_forward=True, **kwargs):
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        schedule=CriticSchedule(),
+        seed=None,
+        share_generator_forward=True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.share_generator_forward = share_generator_forward
         self.generator = generator
@@ -62,8 +69,9 @@ class AdversarialTrainer(keras.Model):
         # The slope lives in the output neuron (it multiplies the logits there); the trainer
         # exposes it so callbacks and checkpoints reach it in one place.
         self.slope = output_neuron(generator).slope
-        self.generator_step = keras.Variable(0, dtype="int64", trainable=False,
-                                             name="generator_step")
+        self.generator_step = keras.Variable(
+            0, dtype="int64", trainable=False, name="generator_step"
+        )
         self.latent_seed = keras.random.SeedGenerator(seeds.derive(seed, "latent"))
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -123,8 +131,10 @@ class AdversarialTrainer(keras.Model):
 
         def critic_body(i, d_loss, extras):
             if self.share_generator_forward:
-                fake = neuron.redraw(tf.stop_gradient(generated["samples"]),
-                                     tf.stop_gradient(generated["preactivated"]))
+                fake = neuron.redraw(
+                    tf.stop_gradient(generated["samples"]),
+                    tf.stop_gradient(generated["preactivated"]),
+                )
             else:
                 fake = tf.stop_gradient(self.generator(z, training=True)["samples"])
             d_loss, extras = self.critic_update(real, fake)
@@ -134,7 +144,8 @@ class AdversarialTrainer(keras.Model):
         _, d_loss, extras = tf.while_loop(
             lambda i, *_: i < self.schedule.count(self.generator_step),
             critic_body,
-            (tf.constant(0, tf.int32), zero, {n: zero for n in self.critic_metric_names}))
+            (tf.constant(0, tf.int32), zero, {n: zero for n in self.critic_metric_names}),
+        )
         return d_loss, extras
 
     def critic_update(self, real, fake):
@@ -164,10 +175,15 @@ class AdversarialTrainer(keras.Model):
     # ---------------------------------------------------------------- state
     def checkpoint_items(self):
         """Everything a resumed run needs to continue exactly (for tf.train.Checkpoint)."""
-        items = dict(generator=self.generator, discriminator=self.discriminator,
-                     d_optimizer=self.d_optimizer, g_optimizer=self.g_optimizer,
-                     generator_step=self.generator_step, slope=self.slope,
-                     latent_seed=self.latent_seed.state)
+        items = dict(
+            generator=self.generator,
+            discriminator=self.discriminator,
+            d_optimizer=self.d_optimizer,
+            g_optimizer=self.g_optimizer,
+            generator_step=self.generator_step,
+            slope=self.slope,
+            latent_seed=self.latent_seed.state,
+        )
         neuron = output_neuron(self.generator)
         if hasattr(neuron, "seed_generator"):
             items["neuron_seed"] = neuron.seed_generator.state

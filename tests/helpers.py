@@ -21,7 +21,7 @@ def fake_digits(n, seed=0):
     images = np.zeros((n, 28, 28), np.uint8)
     for i, label in enumerate(labels):
         top = 2 + 2 * int(label)
-        images[i, top:top + 5, 6:22] = rng.integers(1, 256, size=(5, 16))
+        images[i, top : top + 5, 6:22] = rng.integers(1, 256, size=(5, 16))
     return images, labels.astype(np.uint8)
 
 
@@ -44,3 +44,31 @@ def write_fake_mnist(directory, n_train=96, n_test=32, seed=0):
         write_idx_images(os.path.join(directory, IDX_NAMES[split][0]), images)
         write_idx_labels(os.path.join(directory, IDX_NAMES[split][1]), labels)
     return str(directory)
+
+
+# 96 + 32 images, batch 16 -> 8 generator steps per epoch.
+STEPS_PER_EPOCH = 8
+
+
+def tiny_config(tmp_path, **overrides):
+    mnist = tmp_path / "mnist"
+    if not mnist.exists():
+        write_fake_mnist(mnist)
+    base = dict(
+        mnist_dir=str(mnist),
+        out_dir=str(tmp_path / "run"),
+        batch_size=16,
+        epochs=2,
+        critic_steps=1,
+        critic_warmup_steps=2,
+        critic_warmup_until=1,
+        critic_warmup_every=1000,
+        sample_every=5,
+        tensorboard=False,
+        progress="off",
+        seed=1,
+    )
+    base.update(overrides)
+    from binarygan_tf import config
+
+    return config.TrainConfig(**base)

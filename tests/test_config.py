@@ -39,14 +39,23 @@ def test_library_defaults_are_what_training_uses():
     from binarygan_tf import networks, objectives
 
     assert config.TrainConfig().follow == config.DEFAULT_FOLLOW == "code"
-    for fn in (networks.build_generator, networks.build_discriminator,
-               objectives.ObjectiveSpec.make_optimizer):
+    for fn in (
+        networks.build_generator,
+        networks.build_discriminator,
+        objectives.ObjectiveSpec.make_optimizer,
+    ):
         assert inspect.signature(fn).parameters["follow"].default == "code", fn
 
 
-@pytest.mark.parametrize("line,expected", [
-    ("--jit_compile", True), ("--jit_compile=true", True), ("--nojit_compile", False),
-    ("--jit_compile=false", False)])
+@pytest.mark.parametrize(
+    "line,expected",
+    [
+        ("--jit_compile", True),
+        ("--jit_compile=true", True),
+        ("--nojit_compile", False),
+        ("--jit_compile=false", False),
+    ],
+)
 def test_boolean_flagfile_lines_read_the_same_everywhere(tmp_path, line, expected):
     """The old hand-written flagfile parser read a bare --jit_compile as False and refused
     --nojit_compile; every flagfile now goes through absl."""
@@ -57,17 +66,21 @@ def test_boolean_flagfile_lines_read_the_same_everywhere(tmp_path, line, expecte
 
 
 def test_each_experiment_flagfile_gives_one_config_under_train_and_reproduce():
-    from binarygan_tf import reproduction
+    from binarygan_tf import experiments
 
     for name in config.experiment_names():
         path = config.experiment_flagfile(name)
         from_train = config.TrainConfig.from_flags(_parse([f"--flagfile={path}"]))
         assert config.from_flagfile(path) == from_train
         assert config.from_command_line(_parse([f"--experiment={name}"])) == from_train
-    spec = reproduction.RUNS[0]
-    run = reproduction.run_config(spec, reproduction.PROFILES["paper"], "r")
-    expected = dataclasses.replace(config.from_flagfile(spec.flagfile), out_dir=run.out_dir,
-                                   progress=run.progress, seed=spec.seed)
+    spec = experiments.RUNS[0]
+    run = experiments.run_config(spec, experiments.PROFILES["paper"], "r")
+    expected = dataclasses.replace(
+        config.from_flagfile(spec.flagfile),
+        out_dir=run.out_dir,
+        progress=run.progress,
+        seed=spec.seed,
+    )
     assert run == expected
 
 
@@ -98,8 +111,10 @@ def test_resume_keeps_the_stored_model_and_takes_what_may_change():
     assert changes == {"epochs": (20, 25), "progress": ("auto", "line")}
 
 
-@pytest.mark.parametrize("given", [{"neuron": "dbn"}, {"arch": "cnn"}, {"seed": 3},
-                                   {"batch_size": 32}, {"follow": "paper"}])
+@pytest.mark.parametrize(
+    "given",
+    [{"neuron": "dbn"}, {"arch": "cnn"}, {"seed": 3}, {"batch_size": 32}, {"follow": "paper"}],
+)
 def test_resume_refuses_a_conflicting_setting(given):
     name = next(iter(given))
     with pytest.raises(UserError, match=f"--{name}=.* conflicts with the run"):
@@ -113,17 +128,31 @@ def test_resume_accepts_a_setting_equal_to_the_stored_one():
 
 def _cli(args, cwd):
     env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), *args], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "train.py"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.slow
 def test_resume_from_the_command_line_uses_the_run_and_refuses_conflicts(tmp_path):
     mnist = write_fake_mnist(tmp_path / "mnist")
     out = tmp_path / "run"
-    common = [f"--mnist_dir={mnist}", f"--out_dir={out}", "--batch_size=16", "--critic_steps=1",
-              "--critic_warmup_steps=1", "--critic_warmup_until=0", "--notensorboard",
-              "--progress=off", "--sample_every=1000"]
+    common = [
+        f"--mnist_dir={mnist}",
+        f"--out_dir={out}",
+        "--batch_size=16",
+        "--critic_steps=1",
+        "--critic_warmup_steps=1",
+        "--critic_warmup_until=0",
+        "--notensorboard",
+        "--progress=off",
+        "--sample_every=1000",
+    ]
     first = _cli([*common, "--neuron=sbn", "--max_steps=3"], tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     stored = (out / "config.json").read_text()
@@ -148,18 +177,36 @@ def test_resume_from_the_command_line_uses_the_run_and_refuses_conflicts(tmp_pat
 
 
 # ------------------------------------------------------------------ --help and errors
-@pytest.mark.parametrize("script,expected", [
-    ("train.py", ["data:", "model:", "schedule:", "output:", "speed:",
-                  "--neuron={dbn,sbn,real}  (default: dbn)", "--steps_per_execution  (default: 1)",
-                  "--follow={code,paper}  (default: code)", "--epochs  (default: 20)"]),
-    ("evaluate.py", ["--generator", "--num_samples  (default: 10000)"]),
-    ("reproduce.py", ["--profile"]),
-])
+@pytest.mark.parametrize(
+    "script,expected",
+    [
+        (
+            "train.py",
+            [
+                "data:",
+                "model:",
+                "schedule:",
+                "output:",
+                "speed:",
+                "--neuron={dbn,sbn,real}  (default: dbn)",
+                "--steps_per_execution  (default: 1)",
+                "--follow={code,paper}  (default: code)",
+                "--epochs  (default: 20)",
+            ],
+        ),
+        ("evaluate.py", ["--generator", "--num_samples  (default: 10000)"]),
+        ("reproduce.py", ["--profile"]),
+    ],
+)
 def test_help_lists_every_flag_grouped_with_real_defaults(script, expected):
     for arg in ("--help", "--helpshort"):
-        proc = subprocess.run([sys.executable, os.path.join(ROOT, script), arg],
-                              capture_output=True, text=True, timeout=120,
-                              env={**os.environ, "PYTHONPATH": ROOT})
+        proc = subprocess.run(
+            [sys.executable, os.path.join(ROOT, script), arg],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": ROOT},
+        )
         assert proc.returncode == 0, proc.stderr
         for text in expected:
             assert text in proc.stdout, (script, text)
@@ -170,14 +217,24 @@ def test_help_lists_every_flag_grouped_with_real_defaults(script, expected):
 
 def test_a_bad_flag_fails_fast_without_tensorflow_noise(tmp_path):
     """The flags are checked before TensorFlow loads: one line, no C++ start-up log."""
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), "--epochs=0"],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "0"})
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "train.py"), "--epochs=0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "0"},
+    )
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == ["error: --epochs must be a positive integer, "
-                                                "got 0."]
-    code = ("import sys; from binarygan_tf import config;"
-            "print('tensorflow' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": ROOT}, timeout=60)
+    assert proc.stderr.strip().splitlines() == [
+        "error: --epochs must be a positive integer, got 0."
+    ]
+    code = "import sys; from binarygan_tf import config;print('tensorflow' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": ROOT},
+        timeout=60,
+    )
     assert out.stdout.strip() == "False"

@@ -3,6 +3,7 @@
 import gzip
 import os
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -124,6 +125,7 @@ def test_tfds_failure_becomes_a_one_paragraph_fix(monkeypatch):
     import tensorflow_datasets as tfds
 
     monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.setattr(data.socket, "create_connection", _connects)  # online, but...
 
     def no_network(*args, **kwargs):
         raise ConnectionError("Failed to establish a new connection")
@@ -136,10 +138,112 @@ def test_tfds_failure_becomes_a_one_paragraph_fix(monkeypatch):
     assert "--tfds_data_dir" in message and "\n" not in message
 
 
+class _Connection:
+    def close(self):
+        pass
+
+
+def _connects(address, timeout=None):
+    return _Connection()
+
+
+def _unreachable(address, timeout=None):
+    raise OSError(101, "Network is unreachable")
+
+
+def _tree(root):
+    return sorted(
+        os.path.relpath(os.path.join(d, n), root)
+        for d, dirs, files in os.walk(root)
+        for n in dirs + files
+    )
+
+
+def test_offline_tfds_fails_in_seconds_naming_every_fix_and_writes_nothing(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.setattr(data.socket, "create_connection", _unreachable)
+    monkeypatch.setattr(tfds, "load", lambda *a, **k: pytest.fail("tfds.load was called"))
+    (tmp_path / "other_dataset").mkdir()
+    before = _tree(tmp_path)
+    start = time.monotonic()
+    with pytest.raises(DataError) as info:
+        data.load_mnist_split("train", tfds_data_dir=str(tmp_path / "tfds"))
+    assert time.monotonic() - start < 10
+    message = str(info.value)
+    for option in ("--mnist_dir", data.ENV_VAR, "--tfds_data_dir"):
+        assert option in message
+    assert (
+        "storage.googleapis.com:443 is unreachable (OSError: [Errno 101] Network is unreachable)"
+        in message
+        and "\n" not in message
+    )
+    assert message.endswith("on a connected machine).")  # whole, not cut mid-word
+    assert _tree(tmp_path) == before
+
+
+def test_a_hanging_name_lookup_is_cut_off(monkeypatch):
+    """socket timeouts do not cover DNS: the probe gives up on its own clock."""
+    monkeypatch.setattr(data, "PROBE_TIMEOUT", 0.2)
+
+    def hanging_lookup(address, timeout=None):
+        time.sleep(2)
+        raise OSError("name lookup gave up")
+
+    monkeypatch.setattr(data.socket, "create_connection", hanging_lookup)
+    start = time.monotonic()
+    with pytest.raises(DataError, match=r"unreachable \(TimeoutError: no answer within 0.2 s\)"):
+        data._require_download_reachable("/nowhere")
+    assert time.monotonic() - start < 1.0
+
+
+def test_a_failed_download_removes_only_what_it_created(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.setattr(data.socket, "create_connection", _connects)
+    root = tmp_path / "tfds"
+    (root / "downloads").mkdir(parents=True)
+    (root / "downloads" / "kept.zip").write_bytes(b"x")
+    (root / "fashion_mnist").mkdir()
+
+    def partial_download(*args, **kwargs):
+        (root / "downloads" / "mnist.tmp.123").write_bytes(b"partial")
+        (root / "mnist" / "3.0.1.incomplete").mkdir(parents=True)
+        raise ConnectionError("Read timed out. " + "word " * 100)
+
+    monkeypatch.setattr(tfds, "load", partial_download)
+    shortened = r"\(ConnectionError: Read timed out\. word .*word \.\.\.\)\. Pass --mnist_dir"
+    with pytest.raises(DataError, match=shortened):
+        data.load_mnist_split("test", tfds_data_dir=str(root))
+    assert _tree(root) == ["downloads", "downloads/kept.zip", "fashion_mnist"]
+
+
+def test_a_prepared_tfds_copy_needs_no_network(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.setattr(data.socket, "create_connection", _unreachable)
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "is_prepared", lambda self: True)
+    images, labels = helpers.fake_digits(8, seed=2)
+    calls = []
+
+    def load(name, split, data_dir, batch_size, as_supervised):
+        calls.append((name, split, data_dir))
+        return images[..., None], labels
+
+    monkeypatch.setattr(tfds, "load", load)
+    monkeypatch.setattr(tfds, "as_numpy", lambda x: x)
+    got_images, got_labels = data.load_mnist_split("test", tfds_data_dir=str(tmp_path))
+    assert calls == [("mnist", "test", str(tmp_path))]
+    np.testing.assert_array_equal(got_images[..., 0], images)
+    assert got_labels.dtype == np.int64 and list(got_labels) == list(labels)
+
+
 # ---------------------------------------------------------------- the authors' training set
 def test_binarize_is_pixel_greater_than_zero():
-    np.testing.assert_array_equal(data.binarize(np.array([0, 1, 127, 255], np.uint8)),
-                                  [0, 1, 1, 1])
+    np.testing.assert_array_equal(data.binarize(np.array([0, 1, 127, 255], np.uint8)), [0, 1, 1, 1])
 
 
 def test_training_images_are_train_then_test_binarized(mnist_dir):
@@ -159,8 +263,7 @@ def _stream(images, batch_size, seed, start_step, n_batches):
 
 def _numbered_images(n):
     """Every pixel of image i is i, so a batch shows which images it holds."""
-    return np.broadcast_to(np.arange(n, dtype=np.uint8)[:, None, None, None],
-                           (n, 28, 28, 1)).copy()
+    return np.broadcast_to(np.arange(n, dtype=np.uint8)[:, None, None, None], (n, 28, 28, 1)).copy()
 
 
 def test_each_epoch_is_a_permutation_with_the_remainder_dropped():
@@ -168,7 +271,7 @@ def test_each_epoch_is_a_permutation_with_the_remainder_dropped():
     batches = _stream(images, 16, seed=3, start_step=0, n_batches=8)  # 4 per epoch (64 of 70)
     ids = batches[:, :, 0, 0, 0].astype(int)
     for epoch in range(2):
-        epoch_ids = ids[4 * epoch: 4 * epoch + 4].ravel()
+        epoch_ids = ids[4 * epoch : 4 * epoch + 4].ravel()
         assert len(set(epoch_ids)) == 64  # no repeats within an epoch
     assert not np.array_equal(ids[:4], ids[4:8])  # a fresh order each epoch
     assert batches.dtype == np.float32
@@ -178,8 +281,7 @@ def test_stream_is_fixed_by_seed_and_resumes_at_any_step():
     images = _numbered_images(70)
     full = _stream(images, 16, seed=5, start_step=0, n_batches=10)
     np.testing.assert_array_equal(full, _stream(images, 16, seed=5, start_step=0, n_batches=10))
-    np.testing.assert_array_equal(full[6:], _stream(images, 16, seed=5, start_step=6,
-                                                    n_batches=4))
+    np.testing.assert_array_equal(full[6:], _stream(images, 16, seed=5, start_step=6, n_batches=4))
     assert not np.array_equal(full, _stream(images, 16, seed=6, start_step=0, n_batches=10))
 
 

@@ -14,33 +14,46 @@ from binarygan_tf import classifier, evaluation, export, networks
 from binarygan_tf.errors import UserError
 from tests import helpers
 
+pytestmark = pytest.mark.slow  # trains, or runs commands end to end
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_MNIST = os.path.join(REPO, "..", "shared", "mnist")
 
 
 def _export(path, neuron, seed=0):
     generator = networks.build_generator("mlp", neuron, "code", seed=seed)
-    return export.export_generator(generator, str(path), metadata=dict(
-        neuron=neuron, arch="mlp", objective="wgan-gp", generator_step=0))
+    return export.export_generator(
+        generator,
+        str(path),
+        metadata=dict(neuron=neuron, arch="mlp", objective="wgan-gp", generator_step=0),
+    )
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("evaluate")
     keras.utils.set_random_seed(0)
-    return {"mnist": helpers.write_fake_mnist(root / "mnist", n_train=256, n_test=128),
-            "cache": str(root / "cache"),
-            "dbn": _export(root / "dbn_run" / "generator", "dbn"),
-            "real": _export(root / "real_run" / "generator", "real", seed=1),
-            "root": root}
+    return {
+        "mnist": helpers.write_fake_mnist(root / "mnist", n_train=256, n_test=128),
+        "cache": str(root / "cache"),
+        "dbn": _export(root / "dbn_run" / "generator", "dbn"),
+        "real": _export(root / "real_run" / "generator", "real", seed=1),
+        "root": root,
+    }
 
 
 @pytest.fixture(scope="module")
 def results(workspace):
     out = workspace["root"] / "out"
-    return out, evaluation.evaluate([workspace["dbn"], workspace["real"]], str(out),
-                                    num_samples=200, seed=0, mnist_dir=workspace["mnist"],
-                                    cache_dir=workspace["cache"], log=lambda *_: None)
+    return out, evaluation.evaluate(
+        [workspace["dbn"], workspace["real"]],
+        str(out),
+        num_samples=200,
+        seed=0,
+        mnist_dir=workspace["mnist"],
+        cache_dir=workspace["cache"],
+        log=lambda *_: None,
+    )
 
 
 def test_metrics_json_has_reference_and_every_variant(results):
@@ -63,8 +76,7 @@ def test_metrics_json_has_reference_and_every_variant(results):
         assert sum(row["class_shares"]) == pytest.approx(1.0)
     # the reference row is real digits: binary, with the data's density
     assert stored["reference"]["binary_fraction"] == 1.0
-    assert stored["reference"]["pixel_density"] == pytest.approx(stored["data_density"],
-                                                                  rel=0.2)
+    assert stored["reference"]["pixel_density"] == pytest.approx(stored["data_density"], rel=0.2)
     assert 0.0 <= dbn["preactivation"]["end_mass"] <= 1.0
 
 
@@ -77,9 +89,13 @@ def test_an_untrained_generator_is_far_from_the_data(results):
 
 def test_figures_are_written_and_non_empty(results):
     out, res = results
-    expected = ["preactivation_histogram.png", "samples_side_by_side.png",
-                "mlp_dbn_wgan_gp_samples.png", "mlp_real_wgan_gp_samples.png",
-                "mlp_real_wgan_gp_binarizations.png"]
+    expected = [
+        "preactivation_histogram.png",
+        "samples_side_by_side.png",
+        "mlp_dbn_wgan_gp_samples.png",
+        "mlp_real_wgan_gp_samples.png",
+        "mlp_real_wgan_gp_binarizations.png",
+    ]
     for name in expected:
         path = out / name
         assert path.is_file() and path.stat().st_size > 5000, name
@@ -99,13 +115,15 @@ def test_classifier_is_cached_and_reused(workspace, results, monkeypatch):
         raise AssertionError("the cached classifier should have been used")
 
     monkeypatch.setattr(keras.Model, "fit", no_training)
-    first = classifier.load_or_train(workspace["mnist"], cache_dir=workspace["cache"],
-                                     log=lambda *_: None)
+    first = classifier.load_or_train(
+        workspace["mnist"], cache_dir=workspace["cache"], log=lambda *_: None
+    )
     assert first.info["cached"] is True
     images = helpers.fake_digits(16, seed=5)[0][..., None].astype(np.float32)
     f1, p1 = first.features_and_probs(images)
-    f2, p2 = classifier.load_or_train(workspace["mnist"], cache_dir=workspace["cache"],
-                                      log=lambda *_: None).features_and_probs(images)
+    f2, p2 = classifier.load_or_train(
+        workspace["mnist"], cache_dir=workspace["cache"], log=lambda *_: None
+    ).features_and_probs(images)
     assert f1.shape == (16, 128) and p1.shape == (16, 10)
     np.testing.assert_allclose(p1.sum(axis=1), 1.0, rtol=1e-5)
     np.testing.assert_array_equal(f1, f2)
@@ -113,9 +131,15 @@ def test_classifier_is_cached_and_reused(workspace, results, monkeypatch):
 
 def test_same_seed_same_numbers(workspace, results, tmp_path):
     _, first = results
-    again = evaluation.evaluate([workspace["dbn"]], str(tmp_path), num_samples=200, seed=0,
-                                mnist_dir=workspace["mnist"], cache_dir=workspace["cache"],
-                                log=lambda *_: None)
+    again = evaluation.evaluate(
+        [workspace["dbn"]],
+        str(tmp_path),
+        num_samples=200,
+        seed=0,
+        mnist_dir=workspace["mnist"],
+        cache_dir=workspace["cache"],
+        log=lambda *_: None,
+    )
     assert again["models"][0]["variants"] == first["models"][0]["variants"]
 
 
@@ -133,10 +157,10 @@ def test_a_run_directory_is_not_a_savedmodel_and_the_hint_says_so(tmp_path):
 
 def test_wrong_signature_is_a_clear_error(tmp_path):
     module = tf.Module()
-    module.f = tf.function(lambda x: {"y": x * 2.0},
-                           input_signature=[tf.TensorSpec([None, 3], tf.float32, name="x")])
-    tf.saved_model.save(module, str(tmp_path / "wrong"),
-                        signatures={"serving_default": module.f})
+    module.f = tf.function(
+        lambda x: {"y": x * 2.0}, input_signature=[tf.TensorSpec([None, 3], tf.float32, name="x")]
+    )
+    tf.saved_model.save(module, str(tmp_path / "wrong"), signatures={"serving_default": module.f})
     with pytest.raises(UserError, match=r"must take z of shape \[N, 128\]"):
         evaluation.load_generator(str(tmp_path / "wrong"))
     tf.saved_model.save(module, str(tmp_path / "nosig"), signatures={"other": module.f})
@@ -159,8 +183,17 @@ def test_label_count_must_match(workspace, tmp_path):
 
 def test_command_line_error_is_one_line_and_exit_2(tmp_path):
     proc = subprocess.run(
-        [sys.executable, os.path.join(REPO, "evaluate.py"), f"--generator={tmp_path}/nope",
-         f"--out_dir={tmp_path}/out"], capture_output=True, text=True, cwd=REPO, timeout=120)
+        [
+            sys.executable,
+            os.path.join(REPO, "evaluate.py"),
+            f"--generator={tmp_path}/nope",
+            f"--out_dir={tmp_path}/out",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert proc.returncode == 2
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "does not exist" in errors[0]
@@ -170,6 +203,9 @@ def test_command_line_error_is_one_line_and_exit_2(tmp_path):
 
 @pytest.mark.skipif(not os.path.isdir(SHARED_MNIST), reason="real MNIST not beside the repo")
 def test_classifier_reaches_the_required_accuracy_on_real_mnist(tmp_path):
-    clf = classifier.load_or_train(SHARED_MNIST, cache_dir=os.environ.get(
-        classifier.CACHE_ENV_VAR) or str(tmp_path), log=lambda *_: None)
+    clf = classifier.load_or_train(
+        SHARED_MNIST,
+        cache_dir=os.environ.get(classifier.CACHE_ENV_VAR) or str(tmp_path),
+        log=lambda *_: None,
+    )
     assert clf.test_accuracy >= classifier.REQUIRED_ACCURACY

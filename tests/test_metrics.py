@@ -20,15 +20,16 @@ def test_frechet_distance_matches_the_closed_form():
     # Isotropic Gaussians: FD = |mu_a - mu_b|^2 + d (s_a - s_b)^2.
     a = _gaussian(200000, 4, 1, shift=0.0, scale=1.0)
     b = _gaussian(200000, 4, 2, shift=0.5, scale=2.0)
-    expected = 4 * 0.5 ** 2 + 4 * (1.0 - 2.0) ** 2
+    expected = 4 * 0.5**2 + 4 * (1.0 - 2.0) ** 2
     assert metrics.frechet_distance(a, b) == pytest.approx(expected, rel=0.02)
 
 
 def test_frechet_distance_is_symmetric_and_grows_with_the_shift():
     a = _gaussian(3000, 8, 3)
     near, far = _gaussian(3000, 8, 4, shift=0.1), _gaussian(3000, 8, 5, shift=1.0)
-    assert metrics.frechet_distance(a, near) == pytest.approx(metrics.frechet_distance(near, a),
-                                                               rel=1e-6)
+    assert metrics.frechet_distance(a, near) == pytest.approx(
+        metrics.frechet_distance(near, a), rel=1e-6
+    )
     assert metrics.frechet_distance(a, near) < metrics.frechet_distance(a, far)
 
 

@@ -111,8 +111,9 @@ def _grads(layer, x):
     with tf.GradientTape() as tape:
         tape.watch(x)
         y = layer(x)
-        loss = tf.reduce_sum(y * tf.reshape(tf.range(tf.size(y), dtype=tf.float32) % 7 - 3.0,
-                                            tf.shape(y)))
+        loss = tf.reduce_sum(
+            y * tf.reshape(tf.range(tf.size(y), dtype=tf.float32) % 7 - 3.0, tf.shape(y))
+        )
     return y, tape.gradient(loss, x)
 
 
@@ -122,9 +123,13 @@ def test_mask_only_layers_compute_what_keras_layers_compute(shape, padding):
 
     x = tf.constant(np.random.default_rng(0).standard_normal(shape), tf.float32)
     x = tf.where(tf.abs(x) < 0.1, 0.0, x)  # exact zeros: where the two slopes meet
-    pairs = [(piecewise_linear.LeakyReLU(0.2), keras.layers.LeakyReLU(negative_slope=0.2)),
-             (piecewise_linear.MaxPooling2D(2, 2, padding=padding),
-              keras.layers.MaxPooling2D(2, 2, padding=padding))]
+    pairs = [
+        (piecewise_linear.LeakyReLU(0.2), keras.layers.LeakyReLU(negative_slope=0.2)),
+        (
+            piecewise_linear.MaxPooling2D(2, 2, padding=padding),
+            keras.layers.MaxPooling2D(2, 2, padding=padding),
+        ),
+    ]
     for ours, reference in pairs:
         y, g = _grads(ours, x)
         y_ref, g_ref = _grads(reference, x)
@@ -190,8 +195,9 @@ def _penalty_weight_gradient(discriminator):
         if op.name not in live:
             live.add(op.name)
             stack += [t.op for t in op.inputs] + list(op.control_inputs)
-    filter_grads = sum(op.type == "Conv2DBackpropFilter" and op.name in live
-                       for op in graph.get_operations())
+    filter_grads = sum(
+        op.type == "Conv2DBackpropFilter" and op.name in live for op in graph.get_operations()
+    )
     # Biases do not move grad_x D, so their penalty gradients are None (for both critics).
     return [0.0 if g is None else g.numpy() for g in step()], filter_grads
 

@@ -7,8 +7,7 @@ import pytest
 import tensorflow as tf
 
 from binarygan_tf import neurons
-from binarygan_tf.neurons import (DeterministicBinaryNeuron, SigmoidNeuron,
-                                  StochasticBinaryNeuron)
+from binarygan_tf.neurons import DeterministicBinaryNeuron, SigmoidNeuron, StochasticBinaryNeuron
 
 
 def _sigmoid(x):
@@ -67,8 +66,11 @@ def test_dbn_threshold_is_strict():
 def test_sbn_forward_and_gradient_with_known_noise(monkeypatch):
     x = _logits(seed=3)
     noise = np.random.default_rng(4).uniform(size=x.shape).astype(np.float32)
-    monkeypatch.setattr(neurons.random_draws, "uniform",
-                        lambda shape, seed_generator, dtype=None: tf.constant(noise))
+    monkeypatch.setattr(
+        neurons.random_draws,
+        "uniform",
+        lambda shape, seed_generator, dtype=None: tf.constant(noise),
+    )
     layer = StochasticBinaryNeuron(seed=1)
     layer.slope.assign(1.3)
     upstream = np.random.default_rng(5).normal(size=x.shape).astype(np.float32)
@@ -166,8 +168,10 @@ def test_random_draws_match_keras_random_outside_xla():
     switch that keeps XLA fast changes nothing for runs without XLA."""
     from binarygan_tf import random_draws
 
-    for ours, theirs in ((random_draws.uniform, keras.random.uniform),
-                         (random_draws.normal, keras.random.normal)):
+    for ours, theirs in (
+        (random_draws.uniform, keras.random.uniform),
+        (random_draws.normal, keras.random.normal),
+    ):
         a = ours((3, 5), keras.random.SeedGenerator(42))
         b = theirs((3, 5), seed=keras.random.SeedGenerator(42))
         np.testing.assert_array_equal(a.numpy(), b.numpy())

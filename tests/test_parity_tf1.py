@@ -19,6 +19,7 @@ _GRAD_NAME = "BinaryGanTfTest_SubPassFirst"
 
 def _register_sub_gradient():
     try:
+
         @tf.RegisterGradient(_GRAD_NAME)
         def _sub_grad(op, grad):  # noqa: ANN001
             return [grad, tf.zeros(tf.shape(op.inputs[1]))]
@@ -81,8 +82,11 @@ def test_sbn_matches_tf1_given_the_same_noise(seed, slope, monkeypatch):
     upstream = rng.normal(size=x.shape).astype(np.float32)
     noise = rng.uniform(size=x.shape).astype(np.float32)
     ref_out, ref_p, ref_grad = _tf1_reference(x, slope, upstream, noise=noise)
-    monkeypatch.setattr(neurons.random_draws, "uniform",
-                        lambda shape, seed_generator, dtype=None: tf.constant(noise))
+    monkeypatch.setattr(
+        neurons.random_draws,
+        "uniform",
+        lambda shape, seed_generator, dtype=None: tf.constant(noise),
+    )
     layer = StochasticBinaryNeuron(seed=0)
     layer.slope.assign(slope)
     out, p, grad = _ours(layer, x, upstream)

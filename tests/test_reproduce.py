@@ -1,71 +1,240 @@
-"""reproduce.py end to end on tiny data with the smoke profile: runs, page, figures, reuse."""
+"""reproduce.py end to end on tiny data (smoke profile): shards, publishing, the merged page,
+reuse; and the pieces it is built from (run registry, run state, shard split, claims)."""
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 
 import pytest
 
-from binarygan_tf import reproduction
+from binarygan_tf import (
+    claims,
+    experiments,
+    publishing,
+    reproduction,
+    results_page,
+    run_state,
+    sharding,
+)
+from binarygan_tf.errors import UserError
+from binarygan_tf.experiments import Configuration
 from tests import helpers
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ONLY = "exp1_mlp_dbn,exp1_mlp_sbn,exp2_mlp_real,exp4_cnn_dbn"
+# Exp. I (DBN with two seeds, SBN), Exp. II and one CNN: every code path of the page.
+ONLY = ("exp1_mlp_dbn", "exp1_mlp_sbn", "exp2_mlp_real", "exp1_mlp_dbn_seed1", "exp4_cnn_dbn")
 
 
-def _reproduce(tmp_path, *extra):
+def _reproduce(tmp_path, *extra, runs="runs", models="models", results="docs/results.md"):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     return subprocess.run(
-        [sys.executable, os.path.join(REPO, "reproduce.py"), "--profile=smoke",
-         f"--mnist_dir={tmp_path / 'mnist'}", f"--runs_dir={tmp_path / 'runs'}",
-         f"--results={tmp_path / 'docs' / 'results.md'}", f"--cache_dir={tmp_path / 'cache'}",
-         *extra], capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
+        [
+            sys.executable,
+            os.path.join(REPO, "reproduce.py"),
+            "--profile=smoke",
+            f"--mnist_dir={tmp_path / 'mnist'}",
+            f"--runs_dir={tmp_path / runs}",
+            f"--models_dir={tmp_path / models}",
+            f"--results={tmp_path / results}",
+            f"--cache_dir={tmp_path / 'cache'}",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=900,
+    )
+
+
+def _trained(stdout):
+    """Run names whose training started or resumed in a reproduce.py output."""
+    return re.findall(r"\] (\w+) \([^)]*\): (?:starting|resuming)", stdout)
+
+
+def _generator_mtimes(models_dir):
+    return {
+        path: os.stat(path).st_mtime_ns
+        for path in (os.path.join(root, n) for root, _, names in os.walk(models_dir) for n in names)
+        if f"{os.sep}generator{os.sep}" in path
+    }
 
 
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory):
+def shards(tmp_path_factory):
+    """Two machines of a job array, each with its own runs and models folders."""
     tmp_path = tmp_path_factory.mktemp("reproduce")
     helpers.write_fake_mnist(tmp_path / "mnist", n_train=160, n_test=64)
-    return tmp_path, _reproduce(tmp_path, f"--only={ONLY}")
+    procs = [
+        _reproduce(
+            tmp_path,
+            f"--only={','.join(ONLY)}",
+            f"--shard={i}/2",
+            runs=f"runs{i}",
+            models=f"models{i}",
+        )
+        for i in (0, 1)
+    ]
+    return tmp_path, procs
 
 
-def test_writes_the_page_with_claims_tables_and_figures(first_run):
-    tmp_path, proc = first_run
-    assert proc.returncode == 0, proc.stderr[-2000:]
+@pytest.fixture(scope="module")
+def merged(shards):
+    """The shards' published runs copied into one models folder, then the page built from it
+    in a fresh runs folder (what a final job after the array does)."""
+    tmp_path, procs = shards
+    for proc in procs:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    for i in (0, 1):
+        shutil.copytree(
+            tmp_path / f"models{i}" / "smoke", tmp_path / "merged" / "smoke", dirs_exist_ok=True
+        )
+    before = _generator_mtimes(tmp_path / "merged")
+    proc = _reproduce(
+        tmp_path, f"--only={','.join(ONLY)}", "--stage=page", runs="fresh", models="merged"
+    )
+    return tmp_path, proc, before
+
+
+@pytest.mark.slow
+def test_shards_train_disjoint_shares_that_cover_every_run(shards):
+    tmp_path, procs = shards
+    trained = [_trained(p.stdout) for p in procs]
+    # the CNN costs as much as five MLP steps: it alone makes one shard
+    assert trained == [
+        ["exp4_cnn_dbn"],
+        ["exp1_mlp_dbn", "exp1_mlp_sbn", "exp2_mlp_real", "exp1_mlp_dbn_seed1"],
+    ]
+    assert "shard 1/2: 4 of 5 runs" in procs[1].stdout
+    # progress: which run of how many, with an ETA
+    assert (
+        "[1/4] exp1_mlp_dbn (MLP DBN, WGAN-GP): starting; ETA for the remaining 4 run(s)"
+        in procs[1].stdout
+    )
+    for i, names in enumerate(trained):
+        assert sorted(os.listdir(tmp_path / f"models{i}" / "smoke")) == sorted(
+            names + ["README.md"]
+        )
+        for name in names:
+            assert run_state.exported_step(str(tmp_path / f"runs{i}" / name)) == 2
+            assert run_state.read_timing(str(tmp_path / f"runs{i}" / name))["sessions"] == 1
+    assert not (tmp_path / "docs").exists()  # a shard writes no page
+
+
+@pytest.mark.slow
+def test_page_from_merged_models_trains_nothing(merged):
+    tmp_path, proc, before = merged
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert _trained(proc.stdout) == [] and not (tmp_path / "fresh").exists()
+    assert _generator_mtimes(tmp_path / "merged") == before
+    assert "evaluating" not in proc.stdout  # each shard's metrics.json is reused
     page = (tmp_path / "docs" / "results.md").read_text()
-    assert page.startswith("# Results")
-    assert "python reproduce.py --profile=smoke" in page
-    # Exp. I's three claims, Exp. II's two, Exp. IV's DBN claim; each with a verdict
-    verdict_lines = [l for l in page.splitlines() if "**holds**" in l or "**does not hold**" in l]
-    assert len(verdict_lines) == 6
+    assert page.startswith("# Results") and "python reproduce.py --profile=smoke" in page
+    # Exp. I's three claims, Exp. II's two, Exp. IV's DBN claim; one budget column
+    verdicts = [
+        line for line in page.splitlines() if "**holds**" in line or "**does not hold**" in line
+    ]
+    assert len(verdicts) == 6 and all(line.count("**") == 2 for line in verdicts)
+    assert "| exp. | claim (and the rule applied) | `smoke` (2 steps) |" in page
+    # the two DBN seeds form one configuration: mean and range in the claims
+    assert "FD DBN mean " in page and "2 seeds)" in page
+    assert "- Seeds: MLP DBN, WGAN-GP with seeds 0, 1." in page
     assert page.count("| real data (binarized MNIST train digits) |") == 3  # I, II, IV tables
+    assert "| MLP DBN, WGAN-GP, seed 1 |" in page
     figures = tmp_path / "docs" / "figures" / "results"
-    for name in ("exp1_mlp_dbn.png", "exp2_mlp_real_binarizations.png", "exp4_cnn_dbn.png",
-                 "histogram_fig4.png", "samples_exp_I.png"):
+    for name in (
+        "exp1_mlp_dbn.png",
+        "exp2_mlp_real_binarizations.png",
+        "exp4_cnn_dbn.png",
+        "histogram_fig4.png",
+        "samples_exp_I.png",
+    ):
         assert (figures / name).stat().st_size > 5000, name
         assert f"figures/results/{name}" in page
-    # progress: which run of how many, with an ETA
-    assert "[1/4] exp1_mlp_dbn" in proc.stdout and "ETA for the remaining 4 run(s)" in proc.stdout
+    assert not (figures / "exp1_mlp_dbn_seed1.png").exists()  # one figure per configuration
 
 
-def test_runs_are_real_train_runs_with_timings(first_run):
-    tmp_path, _ = first_run
-    for name in ONLY.split(","):
-        run_dir = tmp_path / "runs" / name
-        assert reproduction.exported_step(str(run_dir)) == 2
-        assert reproduction.read_timing(str(run_dir))["sessions"] == 1
-        assert (run_dir / "evaluation" / "metrics.json").is_file()
+@pytest.mark.slow
+def test_published_run_holds_generator_config_timing_and_metrics(merged):
+    tmp_path, _, _ = merged
+    published = tmp_path / "merged" / "smoke" / "exp1_mlp_dbn_seed1"
+    assert (published / "generator" / "saved_model.pb").is_file()
+    metadata = run_state.generator_metadata(str(published / "generator"))
+    assert metadata["seed"] == 1 and metadata["generator_step"] == 2
+    assert re.fullmatch(r"[0-9a-f]{40}", publishing.read_config(str(published))["git_commit"])
+    timing = publishing.read_timing(str(published))
+    assert timing["sessions"] == 1 and timing["steps"] == 2 and timing["wall_seconds"] > 0
+    stored = publishing.read_json(str(published / "metrics.json"))
+    assert stored["key"]["generator"] == publishing.generator_digest(str(published / "generator"))
+    assert stored["key"]["num_samples"] == 256 and stored["result"]["path"] == "generator"
+    readme = (tmp_path / "merged" / "smoke" / "README.md").read_text()
+    rows = [line for line in readme.splitlines() if line.startswith("| `")]
+    assert [r.split("`")[1] for r in rows] == [s.name for s in experiments.select_runs(ONLY)]
+    seed1 = next(r for r in rows if r.startswith("| `exp1_mlp_dbn_seed1`"))
+    assert "`flags/exp1_mlp_dbn.cfg --seed=1`" in seed1 and "(1 session, 2 steps)" in seed1
+    assert re.search(r"\| [0-9a-f]{7}", seed1)
+    assert 'signatures["serving_default"](z=' in readme and "python sample.py --generator" in readme
 
 
-def test_rerun_reuses_finished_runs_and_evaluations(first_run):
-    tmp_path, _ = first_run
-    proc = _reproduce(tmp_path, f"--only={ONLY}")
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.count("finished earlier, reused") == 4
-    assert "evaluating exp1_mlp_dbn" not in proc.stdout  # metrics came from the cache
-    assert reproduction.read_timing(str(tmp_path / "runs" / "exp1_mlp_dbn"))["sessions"] == 1
+@pytest.mark.slow
+def test_fresh_clone_reuses_published_runs_without_training(merged):
+    tmp_path, _, _ = merged
+    proc = _reproduce(
+        tmp_path,
+        "--only=exp1_mlp_dbn,exp1_mlp_sbn",
+        runs="clone_runs",
+        models="merged",
+        results="clone/results.md",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("published in ") == 2 and _trained(proc.stdout) == []
+    assert not (tmp_path / "clone_runs").exists() and "evaluating" not in proc.stdout
+    assert (tmp_path / "clone" / "results.md").is_file()
 
 
+@pytest.mark.slow
+def test_rerun_reuses_finished_runs_and_evaluations(shards):
+    tmp_path, _ = shards
+    proc = _reproduce(
+        tmp_path, f"--only={','.join(ONLY)}", "--shard=1/2", runs="runs1", models="models1"
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("finished earlier, reused") == 4 and _trained(proc.stdout) == []
+    assert "evaluating" not in proc.stdout  # metrics came from metrics.json
+    assert run_state.read_timing(str(tmp_path / "runs1" / "exp1_mlp_dbn"))["sessions"] == 1
+
+
+@pytest.mark.slow
+def test_stage_evaluate_publishes_finished_runs_and_trains_nothing(shards):
+    """What a still-running job's finished runs need: publish and evaluate them, leave the
+    unfinished one alone."""
+    tmp_path, _ = shards
+    runs = tmp_path / "running"
+    shutil.copytree(tmp_path / "runs1" / "exp1_mlp_dbn", runs / "exp1_mlp_dbn")
+    shutil.copytree(tmp_path / "runs1" / "exp1_mlp_sbn", runs / "exp1_mlp_sbn")
+    shutil.rmtree(runs / "exp1_mlp_sbn" / "generator")  # cut off before its export
+    checkpoints = sorted(os.listdir(runs / "exp1_mlp_sbn" / "checkpoints"))
+    proc = _reproduce(
+        tmp_path,
+        "--only=exp1_mlp_dbn,exp1_mlp_sbn",
+        "--stage=evaluate",
+        runs="running",
+        models="running_models",
+        results="running/page.md",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert _trained(proc.stdout) == []
+    assert "not finished, so not published: exp1_mlp_sbn" in proc.stdout
+    assert "evaluating exp1_mlp_dbn (256 samples)" in proc.stdout
+    published = tmp_path / "running_models" / "smoke"
+    assert (published / "exp1_mlp_dbn" / "metrics.json").is_file()
+    assert not (published / "exp1_mlp_sbn").exists() and not (runs / "page.md").exists()
+    assert sorted(os.listdir(runs / "exp1_mlp_sbn" / "checkpoints")) == checkpoints
+
+
+# ---------------------------------------------------------------- command-line errors
 def test_unknown_run_name_is_one_line_and_exit_2(tmp_path):
     proc = _reproduce(tmp_path, "--only=exp9_nothing")
     assert proc.returncode == 2
@@ -74,28 +243,183 @@ def test_unknown_run_name_is_one_line_and_exit_2(tmp_path):
     assert "Traceback" not in proc.stderr and not (tmp_path / "runs").exists()
 
 
-def test_flagfiles_give_the_paper_configurations():
-    configs = {s.name: reproduction.read_flagfile(s.flagfile) for s in reproduction.RUNS}
-    assert configs["exp3_mlp_sbn_gan"] == dict(arch="mlp", neuron="sbn", objective="gan")
-    assert configs["exp4_cnn_real"] == dict(arch="cnn", neuron="real", objective="wgan-gp")
-    assert configs["extra_mlp_dbn_paperbn"]["bn_mode"] == "paper"
-    assert len(reproduction.RUNS) == 11
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--shard=x", "--shard='x' is not INDEX/COUNT"),
+        ("--shard=-1/2", "is not INDEX/COUNT"),
+        ("--shard=2/2", "INDEX counts from 0, so it must be below COUNT (2)"),
+        ("--shard=0/0", "COUNT must be at least 1"),
+        ("--shard=0/16", "16 shards for 15 run(s)"),
+        ("--stage=page --shard=0/2", "--stage=page builds the page from every run"),
+    ],
+)
+def test_bad_shard_is_one_line_and_exit_2(tmp_path, flag, message):
+    proc = _reproduce(tmp_path, *flag.split())
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2 and len(errors) == 1 and message in errors[0], proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "runs").exists()
 
 
+# ---------------------------------------------------------------- the pieces
+def test_run_registry_gives_the_paper_configurations_and_seed_repeats(tmp_path):
+    profile = experiments.PROFILES["paper"]
+    configs = {s.name: experiments.run_config(s, profile, str(tmp_path)) for s in experiments.RUNS}
+    facts = {s.name: experiments.configuration(s, configs[s.name]) for s in experiments.RUNS}
+    assert len(experiments.RUNS) == 15 and len(set(configs)) == 15
+    assert facts["exp3_mlp_sbn_gan"] == Configuration("III", "mlp", "sbn", "gan", "code")
+    assert facts["exp4_cnn_real"] == Configuration("IV", "cnn", "real", "wgan-gp", "code")
+    assert facts["extra_mlp_dbn_paperbn"].follow == "paper"
+    assert configs["exp1_mlp_dbn"].epochs == 20
+    for neuron in ("dbn", "sbn"):
+        repeats = [n for n in configs if facts[n] == facts[f"exp1_mlp_{neuron}"]]
+        assert repeats == [
+            f"exp1_mlp_{neuron}",
+            f"exp1_mlp_{neuron}_seed1",
+            f"exp1_mlp_{neuron}_seed2",
+        ]
+        assert [configs[n].seed for n in repeats] == [0, 1, 2]
+    assert len(set(facts.values())) == 11  # eleven configurations, Exp. I's two in 3 seeds
+
+
+@pytest.mark.slow
 def test_run_state_moves_from_new_to_resume_to_done(tmp_path):
     mnist = helpers.write_fake_mnist(tmp_path / "mnist", n_train=160, n_test=64)
-    profile = reproduction.PROFILES["smoke"]
-    spec = reproduction.RUNS[0]
-    config = reproduction.run_config(spec, profile, str(tmp_path / "runs"), mnist)
-    assert reproduction.run_state(config, 224) == "new"
-    assert reproduction.target_steps(config, 224) == 2
+    profile = experiments.PROFILES["smoke"]
+    spec = experiments.RUNS[0]
+    config = experiments.run_config(spec, profile, str(tmp_path / "runs"), mnist)
+    assert run_state.state(config, 224) == "new"
+    assert run_state.target_steps(config, 224) == 2
     from binarygan_tf import train_lib
 
     config.max_steps = 1
     result = train_lib.run_training(config, log=lambda *_: None)
     assert result.generator_step == 1
-    config = reproduction.run_config(spec, profile, str(tmp_path / "runs"), mnist)
-    assert reproduction.run_state(config, 224) == "resume"  # 1 of 2 steps: continue it
+    config = experiments.run_config(spec, profile, str(tmp_path / "runs"), mnist)
+    assert run_state.state(config, 224) == "resume"  # 1 of 2 steps: continue it
+    assert run_state.trained_step(config.run_dir) == 1
     config.resume = True
     train_lib.run_training(config, log=lambda *_: None)
-    assert reproduction.run_state(config, 224) == "done"
+    assert run_state.state(config, 224) == "done"
+    published = str(tmp_path / "models" / spec.name)
+    assert not publishing.is_published(published, config, 2)
+    assert publishing.publish(config.run_dir, published)
+    assert not publishing.publish(config.run_dir, published)  # unchanged: nothing to do
+    assert publishing.is_published(published, config, 2)
+    with pytest.raises(UserError, match="trained for 2 generator steps, not this profile's 3"):
+        publishing.is_published(published, config, 3)
+    config.seed = 1
+    with pytest.raises(UserError, match=r"another model than its run: seed=0 \(the run has 1\)"):
+        publishing.is_published(published, config, 2)
+
+
+def test_shard_split_is_deterministic_covers_everything_once_and_balances_cost():
+    costs = [0.05] * 12 + [0.25] * 3  # the registry: twelve MLP runs, then three CNN runs
+    for count in range(1, 6):
+        owner = sharding.assign(costs, count)
+        assert owner == sharding.assign(costs, count) and set(owner) == set(range(count))
+        loads = [sum(c for c, o in zip(costs, owner, strict=True) if o == s) for s in range(count)]
+        assert max(loads) - min(loads) <= 0.25 + 1e-9  # at most one CNN run apart
+    assert sharding.assign(costs, 3)[12:] == [0, 1, 2]  # each CNN run on its own machine
+    shares = [
+        sharding.share(experiments.RUNS, sharding.Shard(i, 4), lambda s: 1.0) for i in range(4)
+    ]
+    names = [s.name for share in shares for s in share]
+    assert sorted(names) == sorted(s.name for s in experiments.RUNS)  # each once
+    assert [len(share) for share in shares] == [4, 4, 4, 3]
+    assert sharding.parse(" 3/4 ") == sharding.Shard(3, 4)
+
+
+def _result(fd, end_mass=0.1, notch=1.0, recall=0.5, kl=0.1, real=False):
+    metrics = {
+        "frechet_distance": fd,
+        "recall": recall,
+        "kl_to_uniform": kl,
+        "max_class_share": 0.2,
+    }
+    return {
+        "real_valued": real,
+        "variants": {"threshold" if real else "binary": metrics},
+        "preactivation": {"end_mass": end_mass, "notch_ratio": notch, "narrow_notch_ratio": notch},
+    }
+
+
+DBN = Configuration("I", "mlp", "dbn", "wgan-gp", "code")
+SBN = Configuration("I", "mlp", "sbn", "wgan-gp", "code")
+COUNTS = {"mlp": 1_472_817, "cnn": 530_212}
+
+
+def test_claims_take_the_mean_over_seeds_and_flag_a_spread_wider_than_the_difference():
+    runs = [
+        (DBN, 0, _result(40.0, notch=0.8)),
+        (DBN, 2, _result(60.0, notch=1.0)),
+        (DBN, 1, _result(50.0, notch=0.85)),
+        (SBN, 0, _result(55.0, end_mass=0.7)),
+    ]
+    similar, ends, notch = claims.check(runs, COUNTS)[:3]
+    assert similar.holds  # means 50 vs 55: factor 1.10
+    assert similar.evidence == (
+        "FD DBN mean 50.00 (range 40.00-60.00, 3 seeds), SBN 55.00 (factor 1.10)"
+    )
+    assert similar.caveat == (
+        "FD: the seeds of one configuration spread over 20.00, more "
+        "than the 5.00 between the configurations"
+    )
+    assert ends.holds and ends.caveat == ""  # end mass 0.1 vs 0.7, seeds agree exactly
+    assert notch.holds and "range 0.80-1.00" in notch.evidence  # mean 0.883 < 0.9
+    assert notch.caveat == "notch ratio: the seeds fall on both sides of 0.9"
+    # keyed on the configuration, not on run names or the order of the seeds
+    shuffled = claims.check(list(reversed(runs)), COUNTS)[:3]
+    assert shuffled == [similar, ends, notch]
+    unmeasured = claims.check(runs, COUNTS)[3:]
+    assert [v.holds for v in unmeasured] == [None] * len(unmeasured)
+
+
+class _Run:
+    def __init__(self, name, configuration, seed, result):
+        self.spec = experiments.RunSpec(name, configuration.experiment, name, seed=seed)
+        self.configuration, self.result = configuration, result
+
+
+class _Evaluations:
+    def __init__(self, budgets):
+        self.budgets = budgets
+
+
+def test_page_puts_the_budgets_side_by_side():
+    quick = {"a": _Run("a", DBN, 0, _result(40.0)), "b": _Run("b", SBN, 0, _result(90.0))}
+    paper = {
+        "a": _Run("a", DBN, 0, _result(30.0)),
+        "b": _Run("b", SBN, 0, _result(33.0)),
+        "c": _Run("c", Configuration("IV", "cnn", "dbn", "wgan-gp", "code"), 0, _result(25.0)),
+    }
+    evals = _Evaluations({"quick": quick, "paper": paper})
+    rows = results_page.claim_rows(evals, COUNTS)
+    assert [(r.experiment, r.verdicts["quick"].holds, r.verdicts["paper"].holds) for r in rows] == [
+        ("I", False, True),
+        ("I", False, False),
+        ("I", False, False),
+        ("IV", None, True),
+    ]  # IV: the CNN ran in the paper budget only
+    ctx = results_page.PageContext(evals, {}, ".", COUNTS, "cmd")
+    lines = results_page.claims_section(ctx, rows)
+    assert (
+        "| exp. | claim (and the rule applied) | `quick` (3 epochs) | `paper` (20 epochs) |"
+        in lines
+    )
+    first = next(line for line in lines if line.startswith("| I | DBN and SBN"))
+    assert first.endswith(
+        "| **does not hold**: FD DBN 40.00, SBN 90.00 (factor 2.25) | "
+        "**holds**: FD DBN 30.00, SBN 33.00 (factor 1.10) |"
+    )
+    iv = next(line for line in lines if line.startswith("| IV |"))
+    assert iv.split(" | ")[2] == "not measured"
+
+
+def test_main_budget_is_paper_once_it_has_every_run():
+    paper, quick = experiments.PROFILES["paper"], experiments.PROFILES["quick"]
+    assert reproduction.main_budget(quick, {"quick": 15, "paper": 15}, 15) is paper
+    assert reproduction.main_budget(quick, {"quick": 15, "paper": 14}, 15) is quick
+    assert reproduction.main_budget(paper, {"quick": 15, "paper": 3}, 15) is paper
+    smoke = experiments.PROFILES["smoke"]
+    assert reproduction.main_budget(smoke, {"smoke": 2}, 2) is smoke

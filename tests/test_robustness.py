@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,16 +14,21 @@ import tensorflow as tf
 
 from binarygan_tf import export, objectives, train_lib
 from binarygan_tf.errors import TrainingFailed, UserError
-from tests.helpers import write_fake_mnist
-from tests.test_train_lib import tiny_config
+from tests.helpers import ROOT, tiny_config, write_fake_mnist
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = pytest.mark.slow  # trains, or runs commands end to end
 
 
 def run_cli(args, cwd, timeout=300):
     env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), *args], cwd=cwd,
-                          capture_output=True, text=True, env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "train.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
 
 
 # ------------------------------------------------------------------ bad flags and data
@@ -63,8 +69,9 @@ def test_unwritable_output_fails_before_training(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     with pytest.raises(UserError, match="cannot write"):
-        train_lib.run_training(tiny_config(tmp_path, out_dir=str(blocker / "run")),
-                               log=lambda *_: None)
+        train_lib.run_training(
+            tiny_config(tmp_path, out_dir=str(blocker / "run")), log=lambda *_: None
+        )
 
 
 # ------------------------------------------------------------------ interruption
@@ -73,10 +80,20 @@ def _long_cli_args(tmp_path, out):
     mnist = tmp_path / "mnist_big"
     if not mnist.exists():
         write_fake_mnist(mnist, n_train=640, n_test=160)
-    return [f"--mnist_dir={mnist}", f"--out_dir={out}", "--batch_size=16", "--epochs=4",
-            "--critic_steps=2", "--critic_warmup_steps=3", "--critic_warmup_until=1",
-            "--critic_warmup_every=1000", "--sample_every=1000", "--notensorboard",
-            "--progress=off", "--seed=3"]
+    return [
+        f"--mnist_dir={mnist}",
+        f"--out_dir={out}",
+        "--batch_size=16",
+        "--epochs=4",
+        "--critic_steps=2",
+        "--critic_warmup_steps=3",
+        "--critic_warmup_until=1",
+        "--critic_warmup_every=1000",
+        "--sample_every=1000",
+        "--notensorboard",
+        "--progress=off",
+        "--seed=3",
+    ]
 
 
 def _wait_for(predicate, timeout=240):
@@ -100,8 +117,14 @@ def _final_generator_weights(run_dir):
 
 def _start(args, cwd):
     env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.Popen([sys.executable, os.path.join(ROOT, "train.py"), *args], cwd=cwd,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "train.py"), *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -115,15 +138,19 @@ def uninterrupted(tmp_path_factory):
 
 def _assert_same_final_state(resumed_dir, straight_dir):
     import json
-    meta = [json.load(open(os.path.join(d, "generator", "binarygan.json")))
-            for d in (resumed_dir, straight_dir)]
+
+    meta = [
+        json.loads(Path(d, "generator", "binarygan.json").read_text())
+        for d in (resumed_dir, straight_dir)
+    ]
     assert meta[0]["generator_step"] == meta[1]["generator_step"] == 200
-    assert meta[0]["slope"] == pytest.approx(meta[1]["slope"]) == pytest.approx(1.1 ** 3)
+    assert meta[0]["slope"] == pytest.approx(meta[1]["slope"]) == pytest.approx(1.1**3)
     # Same seed, same data order, restored optimizer and RNG states: on CPU the runs are the
     # same computation, so the weights agree to float32 round-off (1e-5 allows for oneDNN
     # choosing another reduction order after a restart; in practice they are identical).
-    for (na, a), (nb, b) in zip(_final_generator_weights(resumed_dir),
-                                _final_generator_weights(straight_dir)):
+    for (na, a), (nb, b) in zip(
+        _final_generator_weights(resumed_dir), _final_generator_weights(straight_dir)
+    ):
         assert na == nb
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5, err_msg=na)
 
@@ -216,8 +243,23 @@ def test_export_after_the_fact_from_checkpoint(tmp_path):
     config = tiny_config(tmp_path, max_steps=3)
     result = train_lib.run_training(config, log=lambda *_: None)
     import shutil
+
     shutil.rmtree(result.generator_path)
-    assert export.main([config.run_dir]) == 0
+    ok = _export_cli(["--run_dir", config.run_dir], tmp_path)
+    assert ok.returncode == 0, ok.stderr[-2000:]
     fn = tf.saved_model.load(result.generator_path).signatures["serving_default"]
     assert fn(z=tf.zeros((2, 128)))["samples"].shape == (2, 28, 28, 1)
-    assert export.main([str(tmp_path / "nowhere")]) == 2
+    bad = _export_cli(["--run_dir", str(tmp_path / "nowhere")], tmp_path)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+
+
+def _export_cli(args, cwd):
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-m", "binarygan_tf", "export", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )

@@ -16,12 +16,16 @@ def test_streams_are_distinct_fixed_and_in_range():
         assert values == [seeds.derive(root, s) for s in seeds.STREAMS]
     # Another root gives other seeds for every stream.
     assert not set(seeds.derive(0, s) for s in seeds.STREAMS) & set(
-        seeds.derive(1, s) for s in seeds.STREAMS)
+        seeds.derive(1, s) for s in seeds.STREAMS
+    )
 
 
 def test_children_of_a_stream_are_distinct_from_each_other_and_from_other_streams():
-    layer_seeds = [seeds.derive(0, s, i) for s in ("generator_init", "discriminator_init")
-                   for i in range(1, 20)]
+    layer_seeds = [
+        seeds.derive(0, s, i)
+        for s in ("generator_init", "discriminator_init")
+        for i in range(1, 20)
+    ]
     parents = [seeds.derive(0, s) for s in seeds.STREAMS]
     assert len(set(layer_seeds + parents)) == len(layer_seeds) + len(parents)
 
@@ -35,14 +39,20 @@ def test_unseeded_stays_unseeded_and_unknown_stream_is_refused():
 def _seed_generator_keys(trainer):
     from binarygan_tf.networks import output_neuron
 
-    states = {"latent": trainer.latent_seed.state, "interpolation": trainer.interpolation_seed.state,
-              "sbn_noise": output_neuron(trainer.generator).seed_generator.state}
+    states = {
+        "latent": trainer.latent_seed.state,
+        "interpolation": trainer.interpolation_seed.state,
+        "sbn_noise": output_neuron(trainer.generator).seed_generator.state,
+    }
     return {name: int(np.asarray(state.numpy())[0]) for name, state in states.items()}
 
 
 def _initializer_seeds(model):
-    return [layer.kernel_initializer.seed for layer in model.layers
-            if hasattr(layer, "kernel_initializer")]
+    return [
+        layer.kernel_initializer.seed
+        for layer in model.layers
+        if hasattr(layer, "kernel_initializer")
+    ]
 
 
 def test_a_built_trainer_has_no_two_random_sources_with_the_same_key():
@@ -52,8 +62,9 @@ def test_a_built_trainer_has_no_two_random_sources_with_the_same_key():
     trainer = train_lib.build_trainer(config)
     keys = _seed_generator_keys(trainer)
     init = _initializer_seeds(trainer.generator) + _initializer_seeds(trainer.discriminator)
-    everything = list(keys.values()) + init + [seeds.derive(0, "data_order"),
-                                               seeds.derive(0, "sample_z")]
+    everything = (
+        list(keys.values()) + init + [seeds.derive(0, "data_order"), seeds.derive(0, "sample_z")]
+    )
     assert len(set(everything)) == len(everything), everything
     assert keys == {name: seeds.derive(0, name) for name in keys}
 
@@ -75,7 +86,8 @@ def test_latent_and_sbn_noise_draws_are_not_the_same_bits():
 
 
 def test_numpy_streams_differ():
-    draws = {s: seeds.rng(0, s).random(8) for s in ("sample_z", "evaluation_z",
-                                                       "evaluation_binarize")}
+    draws = {
+        s: seeds.rng(0, s).random(8) for s in ("sample_z", "evaluation_z", "evaluation_binarize")
+    }
     for a, b in itertools.combinations(draws.values(), 2):
         assert not np.allclose(a, b)

@@ -6,36 +6,25 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from binarygan_tf import train_lib
 from binarygan_tf.errors import UserError
-from tests.helpers import write_fake_mnist
-
-# 96 + 32 images, batch 16 -> 8 generator steps per epoch.
-STEPS_PER_EPOCH = 8
-
-
-def tiny_config(tmp_path, **overrides):
-    mnist = tmp_path / "mnist"
-    if not mnist.exists():
-        write_fake_mnist(mnist)
-    base = dict(mnist_dir=str(mnist), out_dir=str(tmp_path / "run"), batch_size=16, epochs=2,
-                critic_steps=1, critic_warmup_steps=2, critic_warmup_until=1,
-                critic_warmup_every=1000, sample_every=5, tensorboard=False, progress="off", seed=1)
-    base.update(overrides)
-    return train_lib.TrainConfig(**base)
+from tests.helpers import STEPS_PER_EPOCH, tiny_config
 
 
 def _weights(run_dir):
     """Final generator weights, read from the exported SavedModel's variables."""
     import tensorflow as tf
+
     loaded = tf.saved_model.load(os.path.join(run_dir, "generator"))
     return {v.name: v.numpy() for v in loaded.variables}
 
 
+@pytest.mark.slow
 def test_full_run_writes_everything_and_anneals_slope(tmp_path):
     result = train_lib.run_training(tiny_config(tmp_path, epochs=3), log=lambda *_: None)
     run = result.run_dir
@@ -43,17 +32,22 @@ def test_full_run_writes_everything_and_anneals_slope(tmp_path):
     assert result.generator_step == 3 * STEPS_PER_EPOCH
     # Annealed after epochs 1 and 2, not after the last: the exported generator keeps the
     # slope its last epoch trained with (1.1 ** (epochs - 1)).
-    assert result.slope == pytest.approx(1.1 ** 2, rel=1e-6)
-    config = json.load(open(os.path.join(run, "config.json")))
+    assert result.slope == pytest.approx(1.1**2, rel=1e-6)
+    config = json.loads(Path(run, "config.json").read_text())
     assert config["neuron"] == "dbn" and config["follow"] == "code"
     samples = set(os.listdir(os.path.join(run, "samples")))
-    assert {"step_000000.png", "step_000005.png", "step_000010.png", "epoch_001.png",
-            "epoch_002_preactivated.png"} <= samples
-    rows = list(csv.DictReader(open(os.path.join(run, "logs", "training_log.csv"))))
+    assert {
+        "step_000000.png",
+        "step_000005.png",
+        "step_000010.png",
+        "epoch_001.png",
+        "epoch_002_preactivated.png",
+    } <= samples
+    rows = list(csv.DictReader(Path(run, "logs", "training_log.csv").read_text().splitlines()))
     assert [float(r["slope"]) for r in rows] == pytest.approx([1.1, 1.21, 1.21])
     assert all(np.isfinite(float(r["d_loss"])) for r in rows)
     assert os.path.isfile(os.path.join(run, "generator", "saved_model.pb"))
-    meta = json.load(open(os.path.join(run, "generator", "binarygan.json")))
+    meta = json.loads(Path(run, "generator", "binarygan.json").read_text())
     assert meta["generator_step"] == 24 and meta["neuron"] == "dbn"
     assert meta["slope"] == pytest.approx(1.21)
 
@@ -77,6 +71,7 @@ EXPORT_CHECK = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("neuron", ["dbn", "sbn", "real"])
 def test_export_honours_the_contract_in_a_fresh_process(tmp_path, neuron):
     config = tiny_config(tmp_path, neuron=neuron, epochs=1, max_steps=3)
@@ -84,29 +79,39 @@ def test_export_honours_the_contract_in_a_fresh_process(tmp_path, neuron):
     script = tmp_path / "check.py"
     script.write_text(EXPORT_CHECK)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.run([sys.executable, str(script), result.generator_path],
-                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(script), result.generator_path],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     info = json.loads(proc.stdout.strip().splitlines()[-1])
     assert info["project_imported"] is False
     assert info["shapes"] == [[10, 28, 28, 1]] * 2
     assert info["dtypes"] == ["float32", "float32"]
     assert info["inputs"] == ["z"]
-    assert 0.0 < info["p_range"][0] and info["p_range"][1] < 1.0
+    assert info["p_range"][0] > 0.0 and info["p_range"][1] < 1.0
     assert info["binary"] is (neuron != "real")
     if neuron == "dbn":
         assert info["threshold_match"] and info["deterministic"]
 
 
+@pytest.mark.slow
 def test_resume_continues_to_the_same_state(tmp_path):
-    straight = train_lib.run_training(tiny_config(tmp_path, out_dir=str(tmp_path / "a")),
-                                      log=lambda *_: None)
+    straight = train_lib.run_training(
+        tiny_config(tmp_path, out_dir=str(tmp_path / "a")), log=lambda *_: None
+    )
     # Stop mid-epoch 1 (step 5 of 8), then resume to the end.
-    first = train_lib.run_training(tiny_config(tmp_path, out_dir=str(tmp_path / "b"),
-                                               max_steps=5), log=lambda *_: None)
+    first = train_lib.run_training(
+        tiny_config(tmp_path, out_dir=str(tmp_path / "b"), max_steps=5), log=lambda *_: None
+    )
     assert first.generator_step == 5 and first.slope == pytest.approx(1.0)
-    resumed = train_lib.run_training(tiny_config(tmp_path, out_dir=str(tmp_path / "b"),
-                                                 resume=True), log=lambda *_: None)
+    resumed = train_lib.run_training(
+        tiny_config(tmp_path, out_dir=str(tmp_path / "b"), resume=True), log=lambda *_: None
+    )
     assert resumed.generator_step == straight.generator_step == 16
     assert resumed.slope == pytest.approx(straight.slope)
     a, b = _weights(straight.run_dir), _weights(resumed.run_dir)
@@ -115,12 +120,14 @@ def test_resume_continues_to_the_same_state(tmp_path):
         np.testing.assert_allclose(a[name], b[name], rtol=0, atol=1e-6, err_msg=name)
 
 
+@pytest.mark.slow
 def test_existing_run_is_not_overwritten(tmp_path):
     train_lib.run_training(tiny_config(tmp_path, max_steps=2), log=lambda *_: None)
     with pytest.raises(UserError, match="already holds a run"):
         train_lib.run_training(tiny_config(tmp_path, max_steps=2), log=lambda *_: None)
-    again = train_lib.run_training(tiny_config(tmp_path, max_steps=3, overwrite=True),
-                                   log=lambda *_: None)
+    again = train_lib.run_training(
+        tiny_config(tmp_path, max_steps=3, overwrite=True), log=lambda *_: None
+    )
     assert again.generator_step == 3
 
 

@@ -17,15 +17,23 @@ def _real_batch(n=16, seed=0):
     return (rng.uniform(size=(n, 28, 28, 1)) < 0.19).astype(np.float32)
 
 
-def _trainer(arch="mlp", neuron="dbn", objective="wgan-gp", schedule=TINY, seed=0,
-             follow="paper"):
+def _trainer(arch="mlp", neuron="dbn", objective="wgan-gp", schedule=TINY, seed=0, follow="paper"):
     """The trainer train.py builds (eager: these tests step it by hand), tiny schedule."""
     keras.utils.set_random_seed(seed)
-    return train_lib.build_trainer(train_lib.TrainConfig(
-        arch=arch, neuron=neuron, objective=objective, seed=seed, follow=follow,
-        critic_steps=schedule.steps, critic_warmup_steps=schedule.warmup_steps,
-        critic_warmup_until=schedule.warmup_until, critic_warmup_every=schedule.warmup_every,
-        jit_compile=False))
+    return train_lib.build_trainer(
+        train_lib.TrainConfig(
+            arch=arch,
+            neuron=neuron,
+            objective=objective,
+            seed=seed,
+            follow=follow,
+            critic_steps=schedule.steps,
+            critic_warmup_steps=schedule.warmup_steps,
+            critic_warmup_until=schedule.warmup_until,
+            critic_warmup_every=schedule.warmup_every,
+            jit_compile=False,
+        )
+    )
 
 
 def _dataset(n_batches=4, batch=16):
@@ -35,10 +43,22 @@ def _dataset(n_batches=4, batch=16):
 
 def test_default_schedule_is_the_authors():
     s = CriticSchedule()
-    counts = {step: int(s.count(tf.constant(step, tf.int64))) for step in
-              (0, 1, 24, 25, 26, 499, 500, 501, 1000, 1001)}
-    assert counts == {0: 100, 1: 100, 24: 100, 25: 5, 26: 5, 499: 5, 500: 100, 501: 5,
-                      1000: 100, 1001: 5}
+    counts = {
+        step: int(s.count(tf.constant(step, tf.int64)))
+        for step in (0, 1, 24, 25, 26, 499, 500, 501, 1000, 1001)
+    }
+    assert counts == {
+        0: 100,
+        1: 100,
+        24: 100,
+        25: 5,
+        26: 5,
+        499: 5,
+        500: 100,
+        501: 5,
+        1000: 100,
+        1001: 5,
+    }
 
 
 def test_critic_update_count_follows_schedule():
@@ -95,8 +115,9 @@ def test_gradient_penalty_matches_hand_computation_for_a_linear_critic():
     # interpolation weight.
     t = _trainer(objective="wgan-gp")
     w = np.random.default_rng(4).normal(scale=0.05, size=(784, 1)).astype(np.float32)
-    linear = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
-                               keras.layers.Dense(1)])
+    linear = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(1)]
+    )
     linear.layers[-1].set_weights([w, np.array([0.3], np.float32)])
     t.discriminator = linear
     gp = float(t.gradient_penalty(tf.constant(_real_batch(8, 1)), tf.constant(_real_batch(8, 2))))
@@ -108,12 +129,20 @@ def test_gradient_penalty_uses_uniform_per_sample_interpolation(monkeypatch):
     # D(x) = 0.5 * |x|^2 has gradient x_hat = e*real + (1-e)*fake; with known e the penalty is
     # computable by hand.
     t = _trainer(objective="wgan-gp")
-    t.discriminator = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Lambda(lambda x: 0.5 * tf.reduce_sum(tf.square(x), axis=[1, 2, 3])[:, None])])
+    t.discriminator = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Lambda(
+                lambda x: 0.5 * tf.reduce_sum(tf.square(x), axis=[1, 2, 3])[:, None]
+            ),
+        ]
+    )
     eps = np.array([0.0, 0.25, 1.0], np.float32).reshape(3, 1, 1, 1)
-    monkeypatch.setattr(objectives.random_draws, "uniform",
-                        lambda shape, seed_generator, dtype=None: tf.constant(eps))
+    monkeypatch.setattr(
+        objectives.random_draws,
+        "uniform",
+        lambda shape, seed_generator, dtype=None: tf.constant(eps),
+    )
     real, fake = _real_batch(3, 5), _real_batch(3, 6)
     x_hat = eps * real + (1 - eps) * fake
     norms = np.sqrt(1e-8 + np.sum(x_hat.astype(np.float64) ** 2, axis=(1, 2, 3)))
@@ -122,8 +151,10 @@ def test_gradient_penalty_uses_uniform_per_sample_interpolation(monkeypatch):
 
 
 def test_fixed_seed_gives_identical_first_losses():
-    runs = [_trainer(seed=42).fit(_dataset(), epochs=1, steps_per_epoch=2, verbose=0).history
-            for _ in range(2)]
+    runs = [
+        _trainer(seed=42).fit(_dataset(), epochs=1, steps_per_epoch=2, verbose=0).history
+        for _ in range(2)
+    ]
     other = _trainer(seed=43).fit(_dataset(), epochs=1, steps_per_epoch=2, verbose=0).history
     assert runs[0] == runs[1]
     assert runs[0]["d_loss"] != other["d_loss"]
@@ -141,10 +172,12 @@ def test_generator_update_changes_only_the_generator():
     d_before = [v.numpy().copy() for v in t.discriminator.trainable_variables]
     g_before = [v.numpy().copy() for v in t.generator.trainable_variables]
     t.generator_update(tf.random.normal((16, networks.LATENT_DIM), seed=1))
-    assert all(np.array_equal(a, v.numpy())
-               for a, v in zip(d_before, t.discriminator.trainable_variables))
-    assert any(not np.array_equal(a, v.numpy())
-               for a, v in zip(g_before, t.generator.trainable_variables))
+    assert all(
+        np.array_equal(a, v.numpy()) for a, v in zip(d_before, t.discriminator.trainable_variables)
+    )
+    assert any(
+        not np.array_equal(a, v.numpy()) for a, v in zip(g_before, t.generator.trainable_variables)
+    )
 
 
 @pytest.mark.parametrize("objective", ["wgan-gp", "gan"])
@@ -162,8 +195,9 @@ def test_sharing_the_generator_forward_computes_the_same_step(objective, neuron)
         a = getattr(trainers[0], model).trainable_weights
         b = getattr(trainers[1], model).trainable_weights
         for va, vb in zip(a, b):
-            np.testing.assert_allclose(va.numpy(), vb.numpy(), rtol=1e-4, atol=1e-6,
-                                       err_msg=f"{model}/{va.path}")
+            np.testing.assert_allclose(
+                va.numpy(), vb.numpy(), rtol=1e-4, atol=1e-6, err_msg=f"{model}/{va.path}"
+            )
 
 
 def test_sbn_redraws_noise_for_each_critic_update():
@@ -201,8 +235,15 @@ def test_xla_step_computes_what_the_default_path_computes(objective, neuron, mon
         t = _trainer(neuron=neuron, objective=objective, seed=5, follow="code")
         t.compile(t.d_optimizer, t.g_optimizer, jit_compile=jit)
         logs = t.fit(_dataset(), epochs=1, steps_per_epoch=1, verbose=0).history
-        results.append((logs, [v.numpy() for v in t.generator.trainable_weights
-                               + t.discriminator.trainable_weights]))
+        results.append(
+            (
+                logs,
+                [
+                    v.numpy()
+                    for v in t.generator.trainable_weights + t.discriminator.trainable_weights
+                ],
+            )
+        )
     for key in results[0][0]:
         np.testing.assert_allclose(results[0][0][key], results[1][0][key], rtol=1e-4, atol=1e-6)
     # Weights: atol 1e-5 is a tenth of one Adam step (lr 1e-4). Adam divides by sqrt(v), so

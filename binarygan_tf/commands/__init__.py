@@ -20,18 +20,28 @@ SUBCOMMANDS = {
 }
 
 
+INTERRUPTED = "interrupted (Ctrl-C)."
+
+
 def run_subcommand(name, argv):
     """Define `name`'s flags and run it with `argv` (argv[0] is the program name)."""
-    from binarygan_tf import cli
+    try:  # Ctrl-C while the modules load is one line too (cli.run covers what follows)
+        from binarygan_tf import cli
 
-    module = importlib.import_module(f"binarygan_tf.commands.{name}")
-    module.define_flags()
+        module = importlib.import_module(f"binarygan_tf.commands.{name}")
+        module.define_flags()
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr)
+        sys.exit(130)
     cli.run(module.main, argv, doc=module.DOC)
 
 
 def usage():
-    lines = ["usage: binarygan COMMAND [--flag=value ...]   (binarygan COMMAND --help)", "",
-             "commands:"]
+    lines = [
+        "usage: binarygan COMMAND [--flag=value ...]   (binarygan COMMAND --help)",
+        "",
+        "commands:",
+    ]
     lines += [f"  {name:<10} {what}" for name, what in SUBCOMMANDS.items()]
     return "\n".join(lines)
 

@@ -21,8 +21,10 @@ def main():
     if not FLAGS.out_dir:
         raise UserError("--out_dir is required (where figures and metrics.json go).")
     if not FLAGS.generator:
-        raise UserError("--generator is required (an exported generator folder, "
-                        "RUN_DIR/generator); repeat it to compare several.")
+        raise UserError(
+            "--generator is required (an exported generator folder, "
+            "RUN_DIR/generator); repeat it to compare several."
+        )
     for path in FLAGS.generator:
         if not os.path.exists(path):
             raise UserError(f"--generator {path} does not exist.")
@@ -30,12 +32,20 @@ def main():
     from binarygan_tf import evaluation
 
     results = evaluation.evaluate(
-        FLAGS.generator, FLAGS.out_dir, labels=FLAGS.label, num_samples=FLAGS.num_samples,
-        seed=FLAGS.seed, mnist_dir=FLAGS.mnist_dir, tfds_data_dir=FLAGS.tfds_data_dir,
-        cache_dir=FLAGS.cache_dir)
+        FLAGS.generator,
+        FLAGS.out_dir,
+        labels=FLAGS.label,
+        num_samples=FLAGS.num_samples,
+        seed=FLAGS.seed,
+        mnist_dir=FLAGS.mnist_dir,
+        tfds_data_dir=FLAGS.tfds_data_dir,
+        cache_dir=FLAGS.cache_dir,
+    )
     clf = results["classifier"]
-    print(f"\n{results['num_samples']} samples per model; classifier test accuracy "
-          f"{clf['test_accuracy']:.4f}; data pixel density {results['data_density']:.3f}\n")
+    print(
+        f"\n{results['num_samples']} samples per model; classifier test accuracy "
+        f"{clf['test_accuracy']:.4f}; data pixel density {results['data_density']:.3f}\n"
+    )
     print(evaluation.text_table(results))
     print(f"\nwrote {os.path.join(FLAGS.out_dir, 'metrics.json')}, metrics.md and figures")
     return 0

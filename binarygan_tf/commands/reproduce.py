@@ -1,0 +1,67 @@
+"""`binarygan reproduce` / `python reproduce.py`: the paper's runs, trained, published, evaluated,
+and the results page written (binarygan_tf/reproduction.py does the work)."""
+
+import shlex
+import sys
+import time
+
+from absl import flags
+
+from binarygan_tf import cli, flag_defs
+
+DOC = """Train, publish and evaluate the paper's runs, and write docs/results.md:
+  --profile=quick|paper --mnist_dir=DIR                 everything that is missing
+  --stage=publish|evaluate|page                         the same without training
+  --shard=INDEX/COUNT                                   one machine's share of the runs"""
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    flag_defs.define_reproduce_flags()
+
+
+def main():
+    from binarygan_tf import formatting, reproduction
+
+    job = reproduction.plan_job(  # every flag is checked here, before TensorFlow loads
+        profile=FLAGS.profile,
+        only=FLAGS.only,
+        runs_dir=FLAGS.runs_dir,
+        models_dir=FLAGS.models_dir,
+        stage=FLAGS.stage,
+        shard=FLAGS.shard,
+        mnist_dir=FLAGS.mnist_dir,
+        tfds_data_dir=FLAGS.tfds_data_dir,
+        cache_dir=FLAGS.cache_dir,
+        results=FLAGS.results,
+        figures_dir=FLAGS.figures_dir,
+        command="python reproduce.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+    )
+    cli.quiet_tensorflow_import()
+    from binarygan_tf import results_page
+
+    start = time.time()
+    share = (
+        f"shard {job.shard}: {len(job.own_specs)} of {len(job.specs)} runs "
+        f"({', '.join(s.name for s in job.own_specs)})"
+        if job.shard
+        else f"{len(job.specs)} runs"
+    )
+    print(
+        f"profile {job.profile.name}: {job.profile.note}; {share}; stage {job.stage}; runs "
+        f"in {job.runs_dir}, published to {job.models_dir()}"
+    )
+    outcome = reproduction.run_job(job)
+    if outcome.status != "completed":
+        print(
+            "interrupted: finished runs and checkpoints are kept; rerun the same command "
+            "to continue.",
+            file=sys.stderr,
+        )
+        return 130
+    if outcome.claim_rows is not None:
+        print("\n".join(results_page.console_summary(outcome.claim_rows)))
+        print(f"wrote {job.results} and its figures in {job.figures_dir}")
+    print(f"done ({formatting.duration(time.time() - start)})")
+    return 0

@@ -1,0 +1,167 @@
+"""What the paper's experiments are: the runs, the training budgets, and what makes runs comparable.
+
+The runs are the experiment flagfiles under `flags/` (one source of truth for each
+configuration), listed in the order they train: MLP first, CNN last, so that an interrupted
+job already has whole experiments to look at. A profile is a training budget (how many epochs,
+how many evaluation samples). `run_config` is the only place a run's `TrainConfig` is built,
+so `train.py --flagfile=flags/<name>.cfg` and the reproduction train the very same model.
+
+Claims compare *configurations*, not run names: runs with the same experiment, network,
+neuron, objective and batch-norm wiring (`follow`) are one configuration, and runs that differ
+only in their seed repeat it. `configuration()` derives that key from a run's TrainConfig, so
+a new seed repeat or a renamed run needs no change in the claims.
+"""
+
+import dataclasses
+import os
+
+from binarygan_tf import config
+from binarygan_tf.errors import UserError
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    name: str  # run folder name (and flagfile name, unless `config` is given)
+    experiment: str  # "I", "II", "III", "IV" or "extra"
+    label: str  # row label in tables and figures
+    seed: int = 0
+    config: str | None = None  # flagfile name when it differs from `name` (seed repeats)
+
+    @property
+    def flagfile(self):
+        return config.experiment_flagfile(self.config or self.name)
+
+
+# The paper's Sec. 4.3-4.6 (Exp. I-IV), plus one row beyond the paper: following its text where
+# the authors' code differs (docs/authors_code.md).
+RUNS = (
+    RunSpec("exp1_mlp_dbn", "I", "MLP DBN, WGAN-GP"),
+    RunSpec("exp1_mlp_sbn", "I", "MLP SBN, WGAN-GP"),
+    RunSpec("exp2_mlp_real", "II", "MLP real-valued, WGAN-GP"),
+    RunSpec("exp3_mlp_dbn_wgan", "III", "MLP DBN, WGAN"),
+    RunSpec("exp3_mlp_sbn_wgan", "III", "MLP SBN, WGAN"),
+    RunSpec("exp3_mlp_dbn_gan", "III", "MLP DBN, GAN"),
+    RunSpec("exp3_mlp_sbn_gan", "III", "MLP SBN, GAN"),
+    RunSpec("extra_mlp_dbn_paperbn", "extra", "MLP DBN, WGAN-GP, paper's batch norm"),
+    # Exp. I repeated with two more seeds: its claims compare two configurations, and a
+    # difference means something only against the spread between seeds.
+    *(
+        RunSpec(f"{c}_seed{s}", "I", f"{label}, seed {s}", seed=s, config=c)
+        for c, label in (("exp1_mlp_dbn", "MLP DBN, WGAN-GP"), ("exp1_mlp_sbn", "MLP SBN, WGAN-GP"))
+        for s in (1, 2)
+    ),
+    RunSpec("exp4_cnn_dbn", "IV", "CNN DBN, WGAN-GP"),
+    RunSpec("exp4_cnn_sbn", "IV", "CNN SBN, WGAN-GP"),
+    RunSpec("exp4_cnn_real", "IV", "CNN real-valued, WGAN-GP"),
+)
+RUNS_BY_NAME = {spec.name: spec for spec in RUNS}
+
+
+def select_runs(names=None):
+    """The RunSpecs named (in RUNS order), or all of them; an unknown name is a UserError."""
+    if not names:
+        return RUNS
+    unknown = [n for n in names if n not in RUNS_BY_NAME]
+    if unknown:
+        raise UserError(
+            f"--only: unknown run(s) {', '.join(unknown)}; known: {', '.join(RUNS_BY_NAME)}."
+        )
+    return tuple(spec for spec in RUNS if spec.name in names)
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """How long each run trains, and how many samples each evaluation draws."""
+
+    name: str
+    epochs: int
+    num_samples: int
+    max_steps: int | None = None
+    overrides: tuple = ()  # extra TrainConfig settings, (name, value) pairs
+    note: str = ""
+
+    @property
+    def budget(self):
+        """How the page's column heads name this profile."""
+        return (
+            f"`{self.name}` ({self.max_steps} steps)"
+            if self.max_steps
+            else f"`{self.name}` ({self.epochs} epochs)"
+        )
+
+
+PROFILES = {
+    # The paper's schedule: 20 epochs of 70,000 images (code: config.py num_epoch=20).
+    "paper": Profile(
+        "paper",
+        epochs=20,
+        num_samples=10000,
+        note="the paper's 20 epochs (about 21,860 generator steps per run)",
+    ),
+    # Same schedule (critic warm-up, slope annealing per epoch), fewer epochs: sized so the
+    # eleven configurations (before the seed repeats) took 1 h 06 min on a 2-core CPU.
+    "quick": Profile(
+        "quick",
+        epochs=3,
+        num_samples=10000,
+        note="3 epochs (3,279 generator steps per run), same schedule",
+    ),
+    # A pipeline check in seconds (the test uses it on tiny data); the numbers mean nothing.
+    "smoke": Profile(
+        "smoke",
+        epochs=1,
+        num_samples=256,
+        max_steps=2,
+        overrides=(("critic_warmup_until", 0), ("sample_every", 1)),
+        note="2 generator steps per run: checks the pipeline, not the paper",
+    ),
+}
+
+# The training budgets the results page puts side by side, shortest first, so a reader sees
+# which claims hold only after the full training. The tables and figures come from `paper`
+# when it has every run (see reproduction.gather_evaluations).
+PAGE_BUDGETS = ("quick", "paper")
+
+
+def page_budgets(profile):
+    """The profiles whose verdicts share the page of a `profile` job."""
+    return PAGE_BUDGETS if profile.name in PAGE_BUDGETS else (profile.name,)
+
+
+def run_config(spec, profile, runs_dir, mnist_dir=None, tfds_data_dir=None):
+    """The TrainConfig of one run in one profile (resume/overwrite decided by `run_state`):
+    its flagfile read by absl exactly as `train.py --flagfile` reads it, then the profile's
+    budget and the run's seed and folder."""
+    return config.from_flagfile(
+        spec.flagfile,
+        seed=spec.seed,
+        epochs=profile.epochs,
+        max_steps=profile.max_steps,
+        progress="line",
+        out_dir=os.path.join(runs_dir, spec.name),
+        mnist_dir=mnist_dir,
+        tfds_data_dir=tfds_data_dir,
+        **dict(profile.overrides),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Configuration:
+    """What a run trains, its seed aside: runs with equal Configurations repeat one experiment
+    condition with other seeds, and claims aggregate over them."""
+
+    experiment: str
+    arch: str
+    neuron: str
+    objective: str
+    follow: str  # "code" or "paper": whose batch norm and slope wiring (docs/authors_code.md)
+
+    def matches(self, **fields):
+        return all(getattr(self, name) == value for name, value in fields.items())
+
+
+def configuration(spec, config):
+    """The Configuration of the run `spec` trained with `config` (its run_config)."""
+    return Configuration(
+        spec.experiment, config.arch, config.neuron, config.objective, config.follow
+    )

@@ -1,0 +1,225 @@
+"""Published generators: `models/<profile>/<run>/`, a finished run in the few files a reader needs.
+
+A run directory holds checkpoints, logs and sample grids (too big and too many to commit); a
+reader needs the model and the record of how it was made. So each finished run is published
+as
+
+    generator/     the exported SavedModel and its binarygan.json (export.py's contract)
+    config.json    every setting of the run and the git commit that trained it
+    timing.json    wall seconds, training sessions and generator steps
+    metrics.json   the evaluation and the key it is valid for (reproduction.evaluate_run)
+
+and `models/<profile>/README.md` lists them. A published generator at the profile's target
+step counts as a finished run: the reproduction neither needs its run directory nor trains it
+again, so a clone rebuilds the results page from `models/` in minutes, and the machines of a
+job array merge their work by copying their `models/<profile>/*` folders together.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+
+from binarygan_tf import claims, files, formatting, run_state
+from binarygan_tf.errors import UserError
+
+GENERATOR_DIR = run_state.GENERATOR_DIR
+CONFIG_FILE = "config.json"
+TIMING_FILE = "timing.json"
+METRICS_FILE = "metrics.json"
+INDEX_FILE = "README.md"
+
+
+def generator_dir(published):
+    return os.path.join(published, GENERATOR_DIR)
+
+
+def generator_digest(directory):
+    """SHA-1 of every file of a generator folder: identifies the weights, so an evaluation is
+    reused only for the very generator it measured (a retrained run has the same step)."""
+    digest = hashlib.sha1()
+    for root, dirs, names in os.walk(directory):
+        dirs.sort()
+        for name in sorted(names):
+            path = os.path.join(root, name)
+            digest.update(os.path.relpath(path, directory).encode() + b"\0")
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def read_json(path, default=None):
+    if not os.path.isfile(path):
+        return default
+    with open(path) as f:
+        return json.load(f)
+
+
+def is_published(published, config, target):
+    """Whether `published` holds the finished generator of the run `config` describes.
+
+    False when it holds none. A generator of another model (neuron, network, objective,
+    follow, seed) or trained for another number of steps is a UserError: counting it as this
+    run, or silently replacing a committed model, would both be wrong."""
+    metadata = run_state.generator_metadata(generator_dir(published))
+    if metadata is None:
+        return False
+    expected = dict(
+        arch=config.arch,
+        neuron=config.neuron,
+        objective=config.objective,
+        follow=config.follow,
+        seed=config.seed,
+    )
+    stored = dict(metadata, follow=metadata.get("follow", metadata.get("bn_mode")))
+    wrong = [
+        f"{name}={stored.get(name)} (the run has {value})"
+        for name, value in expected.items()
+        if stored.get(name) != value
+    ]
+    if wrong:
+        raise UserError(
+            f"{published} holds another model than its run: {', '.join(wrong)}; "
+            f"move it away to retrain the run there."
+        )
+    if metadata.get("generator_step") != target:
+        raise UserError(
+            f"{published}: its generator was trained for "
+            f"{metadata.get('generator_step')} generator steps, not this profile's "
+            f"{target}; move it away to retrain the run there."
+        )
+    return True
+
+
+def publish(run_dir, published):
+    """Mirror the finished run in `run_dir` into `published`; returns whether anything changed.
+
+    The folder is assembled beside its place and renamed into it, so a reader (or a kill)
+    sees the old publication or the new one. Its metrics.json is kept: its key names the
+    generator it measured, so it is reused only if the generator is unchanged."""
+    timing = dict(run_state.read_timing(run_dir), steps=run_state.exported_step(run_dir))
+    source_digest = generator_digest(os.path.join(run_dir, GENERATOR_DIR))
+    if (
+        os.path.isdir(generator_dir(published))
+        and generator_digest(generator_dir(published)) == source_digest
+        and read_json(os.path.join(published, TIMING_FILE)) == timing
+    ):
+        return False
+    with files.atomic_directory(published) as tmp:
+        shutil.copytree(os.path.join(run_dir, GENERATOR_DIR), generator_dir(tmp))
+        shutil.copy2(os.path.join(run_dir, CONFIG_FILE), os.path.join(tmp, CONFIG_FILE))
+        files.atomic_write_json(os.path.join(tmp, TIMING_FILE), timing)
+        metrics = os.path.join(published, METRICS_FILE)
+        if os.path.isfile(metrics):
+            shutil.copy2(metrics, os.path.join(tmp, METRICS_FILE))
+    return True
+
+
+def read_timing(published):
+    return read_json(os.path.join(published, TIMING_FILE), {})
+
+
+def read_config(published):
+    return read_json(os.path.join(published, CONFIG_FILE), {})
+
+
+def trained_by(published):
+    """The commit that trained the run (short), with the commits that resumed it, if other."""
+    config = read_config(published)
+    commit = config.get("git_commit")
+    if not commit:
+        return "unknown"
+    text = commit[:7] + (" (uncommitted changes)" if config.get("git_dirty") else "")
+    later = sorted(
+        {
+            r.get("git_commit", "")[:7]
+            for r in config.get("resumes", [])
+            if r.get("git_commit") and r.get("git_commit") != commit
+        }
+    )
+    return text + (f", resumed with {', '.join(later)}" if later else "")
+
+
+# ---------------------------------------------------------------- the folder's README
+def write_index(models_dir, profile, specs):
+    """models/<profile>/README.md: what each published run is, its key metrics, its cost,
+    the commit that trained it, and how to sample from it. Generated; rewritten whenever a
+    run is published or evaluated."""
+    present = [s for s in specs if os.path.isdir(generator_dir(os.path.join(models_dir, s.name)))]
+    if not present:
+        return None
+    rows = [_index_row(spec, os.path.join(models_dir, spec.name)) for spec in present]
+    example = os.path.join(models_dir, present[0].name).replace(os.sep, "/")
+    lines = [
+        f"# Published generators: profile `{profile.name}`",
+        "",
+        f"Generated by `reproduce.py` (binarygan_tf/publishing.py); do not edit. Each folder "
+        f"is a finished run of `python reproduce.py --profile={profile.name}` ({profile.note}): "
+        "`generator/` (a SavedModel and its `binarygan.json`), `config.json` (every setting "
+        "and the commit that trained it), `timing.json` and `metrics.json` (its evaluation, "
+        "with the key it is valid for). Metrics as in [docs/evaluation.md]"
+        f"({_to_docs(models_dir)}); real-valued models are measured thresholded at 0.5.",
+        "",
+        "| run | flags | FD | score | precision | recall | notch | training time | trained by |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *("| " + " | ".join(row) + " |" for row in rows),
+        "",
+        "## Load and sample",
+        "",
+        "```python",
+        "import tensorflow as tf",
+        f'generator = tf.saved_model.load("{example}/generator")',
+        'out = generator.signatures["serving_default"](z=tf.random.normal([64, 128]))',
+        'samples = out["samples"]  # [64, 28, 28, 1], exactly 0/1 (real-valued: in (0, 1))',
+        "```",
+        "",
+        f"or, as an 8x8 grid: `python sample.py --generator {example}/generator --num 64 "
+        "--seed 0 --out grid.png`.",
+        "",
+    ]
+    path = os.path.join(models_dir, INDEX_FILE)
+    files.atomic_write_text(path, "\n".join(lines))
+    return path
+
+
+def _index_row(spec, published):
+    flagfile = f"flags/{spec.config or spec.name}.cfg"
+    stored = read_json(os.path.join(published, METRICS_FILE))
+    if stored:
+        q, shape = claims.quality(stored["result"]), stored["result"]["preactivation"]
+        metrics = [
+            _fmt(q["frechet_distance"], "{:.2f}"),
+            _fmt(q["classifier_score"], "{:.2f}"),
+            _fmt(q["precision"], "{:.3f}"),
+            _fmt(q["recall"], "{:.3f}"),
+            _fmt(shape["notch_ratio"], "{:.2f}"),
+        ]
+    else:
+        metrics = ["not evaluated"] + [""] * 4
+    timing = read_timing(published)
+    sessions = timing.get("sessions", 0)
+    time_text = (
+        f"{formatting.duration(timing['wall_seconds'])} ({sessions} session"
+        f"{'s' if sessions != 1 else ''}, {timing.get('steps', 0):,} steps)"
+        if sessions
+        else formatting.MISSING
+    )
+    return [
+        f"`{spec.name}`",
+        f"`{flagfile} --seed={spec.seed}`",
+        *metrics,
+        time_text,
+        trained_by(published),
+    ]
+
+
+def _fmt(value, fmt):
+    return formatting.number(value, fmt)
+
+
+def _to_docs(models_dir):
+    """Link from models/<profile>/README.md to docs/evaluation.md, wherever the folder is."""
+    checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    target = os.path.join(checkout, "docs", "evaluation.md")
+    return os.path.relpath(target, os.path.abspath(models_dir)).replace(os.sep, "/")
