@@ -2,6 +2,7 @@
 
     python bench/throughput.py                                   # ours only, default configs
     python bench/throughput.py --peers=tf1,torch --rounds=2      # interleaved with the peers
+    python bench/throughput.py --peers=authors                   # the authors' own TF1 code
     python bench/throughput.py --markdown=docs/performance_table.md
 
 What is timed is exactly what `train.py` runs: `fit()` over `train_step` with the default
@@ -13,6 +14,16 @@ reported. With `--peers`, each round runs ours then each peer for every configur
 (A B A B ...), so drift in machine speed hits both; the ratio is the median over rounds of
 the per-round ratios.
 
+The "authors" peer is the authors' own code (salu133445/binarygan, unmodified, from
+`--authors_repo`), run by `python -m binarygan_tf.authors.worker` with its import-time shims
+(binarygan_tf/authors/runtime.py): their model class built from their presets for each
+configuration, and their training loop's body driven as their `train()` drives it, one
+`sess.run` per critic update and one per generator update, each fed a numpy batch through
+`feed_dict`, with the log lines it writes after each (which read `global_step` with one more
+`sess.run`). It needs tf-keras and imageio (`pip install 'binarygan-tf[authors]'`), and,
+unlike the other peers, runs every objective. Like ours it imports binarygan_tf first, so it
+runs TensorFlow's oneDNN kernels too (like "tf1-onednn").
+
 FLOPs per generator step are counted, not estimated: TensorFlow's graph profiler sums the
 float operations of one critic update and one generator update as traced by our own code
 (5 critic + 1 generator update = the minimal step). The matmul peak (float32 `tf.matmul` on
@@ -23,6 +34,7 @@ minute and put a later fast run above 100%.
 """
 
 import argparse
+import contextlib
 import datetime
 import json
 import math
@@ -37,14 +49,20 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEERS_DIR = os.path.join(REPO, "..", "shared", "peers")
 DEFAULT_MNIST = os.path.join(REPO, "..", "shared", "mnist")
-DEFAULT_CONFIGS = ("mlp:dbn:wgan-gp,mlp:sbn:wgan-gp,mlp:dbn:wgan,mlp:dbn:gan,"
-                   "cnn:dbn:wgan-gp,cnn:dbn:wgan,cnn:dbn:gan")
+DEFAULT_CONFIGS = (
+    "mlp:dbn:wgan-gp,mlp:sbn:wgan-gp,mlp:dbn:wgan,mlp:dbn:gan,"
+    "cnn:dbn:wgan-gp,cnn:dbn:wgan,cnn:dbn:gan"
+)
 N_CRITIC = 5  # the peers' protocol: the schedule without its 100-critic warm-up
 # tf1-onednn is the TF1 peer with TensorFlow's oneDNN kernels forced on, as binarygan_tf turns
 # them on for itself: TensorFlow enables them by default only on some x86 CPUs, so on others
 # "tf1" runs with TensorFlow's defaults and "tf1-onednn" with the same kernels as ours.
-PEERS = {"tf1": "tf1_authors_style.py", "tf1-onednn": "tf1_authors_style.py",
-         "torch": "torch_ref.py"}
+PEERS = {
+    "tf1": "tf1_authors_style.py",
+    "tf1-onednn": "tf1_authors_style.py",
+    "torch": "torch_ref.py",
+    "authors": None,
+}  # authors: binarygan_tf/authors/worker.py
 
 
 def _busy_seconds():
@@ -79,16 +97,22 @@ def build_bench_run(config_name, overrides="{}", trainer_overrides="{}", mnist_d
     peers' protocol (5 critic updates per generator step, no 100-critic warm-up). Shared by
     this benchmark and `bench/profile_step.py`."""
     sys.path.insert(0, REPO)
-    import binarygan_tf  # noqa: F401  first: it sets TensorFlow's load-time defaults
+    import binarygan_tf  # noqa: F401, I001  first: it sets TensorFlow's load-time defaults
     import keras
     import numpy as np
 
     from binarygan_tf import data, train_lib
 
     arch, neuron, objective = config_name.split(":")
-    config = train_lib.TrainConfig(arch=arch, neuron=neuron, objective=objective,
-                                   critic_warmup_until=0, critic_warmup_every=10**12,
-                                   critic_steps=N_CRITIC, **json.loads(overrides))
+    config = train_lib.TrainConfig(
+        arch=arch,
+        neuron=neuron,
+        objective=objective,
+        critic_warmup_until=0,
+        critic_warmup_every=10**12,
+        critic_steps=N_CRITIC,
+        **json.loads(overrides),
+    )
     config.validate()
     try:
         images = data.binarize(data.load_mnist_split("train", mnist_dir)[0])
@@ -112,8 +136,9 @@ def worker(args):
 
     arch, neuron, objective = args.worker.split(":")
     config, trainer, dataset, source = build_bench_run(
-        args.worker, args.overrides, args.trainer_overrides, args.mnist_dir)
-    spe = config.resolved_steps_per_execution
+        args.worker, args.overrides, args.trainer_overrides, args.mnist_dir
+    )
+    spe = config.steps_per_execution
     steps = max(spe, args.steps // spe * spe)
     warmup = max(spe, args.warmup // spe * spe)
 
@@ -133,28 +158,48 @@ def worker(args):
     t0 = time.perf_counter()
     trainer.fit(dataset, epochs=1, steps_per_epoch=warmup, verbose=0, shuffle=False)
     warmup_s = time.perf_counter() - t0
-    trainer.fit(dataset, epochs=args.repeats, steps_per_epoch=steps, verbose=0, shuffle=False,
-                callbacks=[Timer()])
+    trainer.fit(
+        dataset,
+        epochs=args.repeats,
+        steps_per_epoch=steps,
+        verbose=0,
+        shuffle=False,
+        callbacks=[Timer()],
+    )
     median = statistics.median(blocks)
     critic_flops, generator_flops = count_flops(trainer, config.batch_size)
     step_flops = N_CRITIC * critic_flops + generator_flops
     rate = steps / median
-    print(json.dumps({
-        "impl": "binarygan_tf", "arch": arch, "neuron": neuron, "objective": objective,
-        "g_steps_per_s": round(rate, 3),
-        "d_plus_g_updates_per_s": round(rate * (N_CRITIC + 1), 2),
-        "median_block_s": round(median, 3), "block_s": [round(b, 3) for b in blocks],
-        "other_cores_per_block": usage, "warmup_s": round(warmup_s, 2),
-        "g_steps_per_block": steps, "warmup_g_steps": warmup, "data": source,
-        "jit_compile": config.resolved_jit_compile,
-        "steps_per_execution": spe, "bn_mode": config.resolved_bn_mode,
-        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "TF default"),
-        "share_generator_forward": trainer.share_generator_forward,
-        "flops_per_g_step": step_flops, "critic_update_flops": critic_flops,
-        "generator_update_flops": generator_flops,
-        "achieved_gflops": round(step_flops * rate / 1e9, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "impl": "binarygan_tf",
+                "arch": arch,
+                "neuron": neuron,
+                "objective": objective,
+                "g_steps_per_s": round(rate, 3),
+                "d_plus_g_updates_per_s": round(rate * (N_CRITIC + 1), 2),
+                "median_block_s": round(median, 3),
+                "block_s": [round(b, 3) for b in blocks],
+                "other_cores_per_block": usage,
+                "warmup_s": round(warmup_s, 2),
+                "g_steps_per_block": steps,
+                "warmup_g_steps": warmup,
+                "data": source,
+                "jit_compile": config.resolved_jit_compile,
+                "steps_per_execution": spe,
+                "follow": config.follow,
+                "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "TF default"),
+                "share_generator_forward": trainer.share_generator_forward,
+                "flops_per_g_step": step_flops,
+                "critic_update_flops": critic_flops,
+                "generator_update_flops": generator_flops,
+                "achieved_gflops": round(step_flops * rate / 1e9, 1),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            }
+        ),
+        flush=True,
+    )
 
 
 def matmul_peak_worker():
@@ -176,7 +221,7 @@ def matmul_peak_worker():
         for _ in range(5):
             mm(a, b).numpy()
         best = min(best, (time.perf_counter() - t0) / 5)
-    print(json.dumps({"matmul_peak_gflops": round(2 * n ** 3 / best / 1e9, 1)}), flush=True)
+    print(json.dumps({"matmul_peak_gflops": round(2 * n**3 / best / 1e9, 1)}), flush=True)
 
 
 # ---------------------------------------------------------------- driver
@@ -187,38 +232,75 @@ def _json_lines(cmd, timeout, env=None):
         print(f"  timed out: {' '.join(cmd)}", file=sys.stderr)
         return []
     if proc.returncode != 0:
-        print(f"  failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-1500:]}",
-              file=sys.stderr)
+        print(
+            f"  failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-1500:]}", file=sys.stderr
+        )
     out = []
     for line in proc.stdout.splitlines():
         if line.startswith("{"):
-            try:
+            with contextlib.suppress(json.JSONDecodeError):
                 out.append(json.loads(line))
-            except json.JSONDecodeError:
-                pass
     return out
 
 
 def run_ours(config, args, steps, overrides=None, trainer_overrides=None, env=None):
     """One worker process; `overrides`/`trainer_overrides`/`env` default to the command's
     (bench/ab_levers.py passes a variant's own)."""
-    cmd = [sys.executable, os.path.abspath(__file__), f"--worker={config}",
-           f"--steps={steps}", f"--warmup={args.warmup}", f"--repeats={args.repeats}",
-           f"--mnist_dir={args.mnist_dir}", f"--overrides={overrides or args.overrides}",
-           f"--trainer_overrides={trainer_overrides or args.trainer_overrides}"]
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        f"--worker={config}",
+        f"--steps={steps}",
+        f"--warmup={args.warmup}",
+        f"--repeats={args.repeats}",
+        f"--mnist_dir={args.mnist_dir}",
+        f"--overrides={overrides or args.overrides}",
+        f"--trainer_overrides={trainer_overrides or args.trainer_overrides}",
+    ]
     records = _json_lines(cmd, args.timeout, env)
     return records[-1] if records else None
 
 
+def run_authors(config, args, steps):
+    """The authors' own code on `config` (every objective), through the authors worker."""
+    sys.path.insert(0, REPO)
+    from binarygan_tf.authors import client
+
+    request = {
+        "command": "bench",
+        "config": config,
+        "steps": steps,
+        "warmup": args.warmup,
+        "repeats": args.repeats,
+        "n_critic": N_CRITIC,
+        "mnist_dir": args.mnist_dir,
+        "authors_repo": args.authors_repo,
+    }
+    cmd = client.worker_command(json.dumps(request))
+    records = [
+        r for r in _json_lines(cmd, args.timeout, client.worker_env()) if "g_steps_per_s" in r
+    ]
+    return records[-1] if records else None
+
+
 def run_peer(peer, config, args, steps):
+    if peer == "authors":
+        return run_authors(config, args, steps)
     arch, neuron, objective = config.split(":")
     if objective != "wgan-gp":
         return None  # the peers implement WGAN-GP only
     script = PEERS[peer]
     python = args.torch_python if peer == "torch" else sys.executable
-    cmd = [python, os.path.join(PEERS_DIR, script), f"--configs={arch}:{neuron}",
-           f"--steps={steps}", f"--warmup={args.warmup}", f"--repeats={args.repeats}",
-           "--quiet-wait=0", f"--mnist={os.path.join(args.mnist_dir, 'train-images-idx3-ubyte.gz')}"]
+    cmd = [
+        python,
+        os.path.join(PEERS_DIR, script),
+        f"--configs={arch}:{neuron}",
+        f"--steps={steps}",
+        f"--warmup={args.warmup}",
+        f"--repeats={args.repeats}",
+        "--quiet-wait=0",
+        f"--mnist={os.path.join(args.mnist_dir, 'train-images-idx3-ubyte.gz')}",
+    ]
     if peer == "torch":
         cmd.append("--bn=affine")  # the authors' inference-mode BN, like ours by default
     env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1") if peer == "tf1-onednn" else None
@@ -230,7 +312,7 @@ def machine():
     cpu = platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
     import tensorflow as tf
@@ -240,8 +322,11 @@ def machine():
 
 def percent_of_peak(rounds):
     """Median over rounds of our achieved FLOP/s over the matmul peak measured beside it."""
-    shares = [r["ours"]["flops_per_g_step"] * r["ours"]["g_steps_per_s"] / 1e9 / r["matmul_peak"]
-              for r in rounds if r["ours"] and math.isfinite(r.get("matmul_peak", math.nan))]
+    shares = [
+        r["ours"]["flops_per_g_step"] * r["ours"]["g_steps_per_s"] / 1e9 / r["matmul_peak"]
+        for r in rounds
+        if r["ours"] and math.isfinite(r.get("matmul_peak", math.nan))
+    ]
     return 100 * statistics.median(shares) if shares else float("nan")
 
 
@@ -256,14 +341,25 @@ def markdown(results, args, command):
     for p in peers:
         head += [f"{p} g-steps/s", f"ours / {p}"]
     head += ["GFLOP / g-step", "achieved GFLOP/s", "% of matmul peak", "peak RSS MB"]
-    peaks = [r["matmul_peak"] for rounds in results.values() for r in rounds
-             if math.isfinite(r.get("matmul_peak", math.nan))]
-    peak_text = (f"{statistics.median(peaks):.0f} GFLOP/s (median; {min(peaks):.0f}-"
-                 f"{max(peaks):.0f} over the {len(peaks)} measurements beside each run)"
-                 if peaks else "n/a")
-    lines = [f"Measured {datetime.date.today().isoformat()} on {machine()}; float32 matmul "
-             f"peak {peak_text}. Command: `{command}`", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    peaks = [
+        r["matmul_peak"]
+        for rounds in results.values()
+        for r in rounds
+        if math.isfinite(r.get("matmul_peak", math.nan))
+    ]
+    peak_text = (
+        f"{statistics.median(peaks):.0f} GFLOP/s (median; {min(peaks):.0f}-"
+        f"{max(peaks):.0f} over the {len(peaks)} measurements beside each run)"
+        if peaks
+        else "n/a"
+    )
+    lines = [
+        f"Measured {datetime.date.today().isoformat()} on {machine()}; float32 matmul "
+        f"peak {peak_text}. Command: `{command}`",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
     for config, rounds in results.items():
         ours = [r["ours"] for r in rounds if r["ours"]]
         if not ours:
@@ -273,21 +369,31 @@ def markdown(results, args, command):
         row = [config, f"{rate:.2f}", f"{rate * (N_CRITIC + 1):.1f}"]
         for p in peers:
             peer_rates = [r[p]["g_steps_per_s"] for r in rounds if r.get(p)]
-            ratios = [r["ours"]["g_steps_per_s"] / r[p]["g_steps_per_s"] for r in rounds
-                      if r.get(p) and r["ours"]]
-            row += [f"{statistics.median(peer_rates):.2f}" if peer_rates else "n/a",
-                    f"**{statistics.median(ratios):.2f}x**" if ratios else "n/a"]
+            ratios = [
+                r["ours"]["g_steps_per_s"] / r[p]["g_steps_per_s"]
+                for r in rounds
+                if r.get(p) and r["ours"]
+            ]
+            row += [
+                f"{statistics.median(peer_rates):.2f}" if peer_rates else "n/a",
+                f"**{statistics.median(ratios):.2f}x**" if ratios else "n/a",
+            ]
         gflop = first["flops_per_g_step"] / 1e9
-        row += [f"{gflop:.2f}", f"{gflop * rate:.0f}", f"{percent_of_peak(rounds):.0f}%",
-                f"{max(o['peak_rss_mb'] for o in ours):.0f}"]
+        row += [
+            f"{gflop:.2f}",
+            f"{gflop * rate:.0f}",
+            f"{percent_of_peak(rounds):.0f}%",
+            f"{max(o['peak_rss_mb'] for o in ours):.0f}",
+        ]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--configs", default=DEFAULT_CONFIGS,
-                    help="comma-separated arch:neuron:objective")
+    ap.add_argument(
+        "--configs", default=DEFAULT_CONFIGS, help="comma-separated arch:neuron:objective"
+    )
     ap.add_argument("--peers", default="", help="comma-separated: " + ", ".join(PEERS))
     ap.add_argument("--rounds", type=int, default=1, help="A B A B rounds")
     ap.add_argument("--steps", type=int, default=200, help="generator steps per MLP block")
@@ -296,10 +402,22 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--mnist_dir", default=DEFAULT_MNIST)
     ap.add_argument("--torch_python", default=os.path.expanduser("~/.venvs/torch/bin/python"))
-    ap.add_argument("--overrides", default="{}",
-                    help='TrainConfig settings as JSON, e.g. \'{"jit_compile": false}\'')
-    ap.add_argument("--trainer_overrides", default="{}",
-                    help='trainer attributes as JSON, e.g. \'{"share_generator_forward": false}\'')
+    ap.add_argument(
+        "--authors_repo",
+        default=None,
+        help="checkout of salu133445/binarygan for the authors peer (default "
+        "../shared/authors_code)",
+    )
+    ap.add_argument(
+        "--overrides",
+        default="{}",
+        help="TrainConfig settings as JSON, e.g. '{\"jit_compile\": false}'",
+    )
+    ap.add_argument(
+        "--trainer_overrides",
+        default="{}",
+        help="trainer attributes as JSON, e.g. '{\"share_generator_forward\": false}'",
+    )
     ap.add_argument("--markdown", default=None, help="write the table to this file")
     ap.add_argument("--json", default=None, help="write all records to this file")
     ap.add_argument("--timeout", type=float, default=1800)
@@ -314,9 +432,24 @@ def main():
     for p in args.peers:
         if p not in PEERS:
             ap.error(f"unknown peer {p!r}; known: {', '.join(PEERS)}")
+    if "authors" in args.peers:
+        sys.path.insert(0, REPO)
+        from binarygan_tf.authors import client, repository
+
+        if client.missing_packages():
+            ap.error(
+                f"--peers=authors needs {', '.join(client.missing_packages())}: pip "
+                f"install 'binarygan-tf[authors]'"
+            )
+        try:
+            args.authors_repo = repository.resolve(args.authors_repo)
+        except Exception as e:  # a UserError: say it in argparse's way
+            ap.error(str(e))
     if "torch" in args.peers and not os.path.exists(args.torch_python):
-        ap.error(f"--torch_python {args.torch_python} does not exist; see "
-                 f"../shared/peers/README.md for the one-line venv")
+        ap.error(
+            f"--torch_python {args.torch_python} does not exist; see "
+            f"../shared/peers/README.md for the one-line venv"
+        )
     command = "python bench/throughput.py " + " ".join(sys.argv[1:])
     configs = args.configs.split(",")
     results = {c: [] for c in configs}
@@ -327,11 +460,15 @@ def main():
             for p in args.peers:
                 record[p] = run_peer(p, config, args, steps)
             results[config].append(record)
-            parts = [f"ours {record['ours']['g_steps_per_s']:.2f}" if record["ours"] else
-                     "ours failed"]
+            parts = [
+                f"ours {record['ours']['g_steps_per_s']:.2f}" if record["ours"] else "ours failed"
+            ]
             parts += [f"{p} {record[p]['g_steps_per_s']:.2f}" for p in args.peers if record[p]]
-            print(f"round {r + 1}/{args.rounds} {config}: {', '.join(parts)} g-steps/s "
-                  f"(matmul peak {record['matmul_peak']} GFLOP/s)", flush=True)
+            print(
+                f"round {r + 1}/{args.rounds} {config}: {', '.join(parts)} g-steps/s "
+                f"(matmul peak {record['matmul_peak']} GFLOP/s)",
+                flush=True,
+            )
     table = markdown(results, args, command)
     print("\n" + table)
     if args.markdown:
@@ -340,8 +477,7 @@ def main():
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
-            json.dump({"results": results, "command": command}, f,
-                      indent=1)
+            json.dump({"results": results, "command": command}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ class TrainConfig:
     neuron: str = setting(
         "dbn",
         "Generator output neuron: deterministic binary (paper Sec. 2.2, eq. 6), "
-        "stochastic binary (Sec. 2.3, eq. 7), or the real-valued sigmoid baseline (Sec. 4.4).",
+        "stochastic binary (Sec. 2.2, eq. 7), or the real-valued sigmoid baseline (Sec. 4.4).",
         "model",
         choices=NEURONS,
     )
@@ -86,7 +86,10 @@ class TrainConfig:
         choices=OBJECTIVES,
     )
     arch: str = setting(
-        "mlp", "Network preset (paper Table 1 / code presets).", "model", choices=ARCHS
+        "mlp",
+        "Network preset (paper Tables 1-2 MLP, 3-4 CNN; code presets).",
+        "model",
+        choices=ARCHS,
     )
     follow: str = setting(
         DEFAULT_FOLLOW,

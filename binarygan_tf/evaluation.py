@@ -100,10 +100,13 @@ def load_generator(path, label=None):
 
 def default_label(path, metadata):
     if {"arch", "neuron", "objective"} <= set(metadata):
-        return (
+        label = (
             f"{metadata['arch'].upper()} {metadata['neuron'].upper()}, "
             f"{metadata['objective'].upper()}"
         )
+        if metadata.get("trained_by") == "authors_code":
+            label += " (authors' code)"
+        return label
     parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
     return parent or os.path.basename(os.path.abspath(path))
 

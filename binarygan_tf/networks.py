@@ -1,6 +1,6 @@
 """The paper's generators and discriminators, layer for layer as the authors' presets.
 
-Sources: paper Table 1 / Sec. 4 and the authors' presets in salu133445/binarygan
+Sources: paper Tables 1-4 (MLP Sec. 4.2, CNN Sec. 4.6) and the authors' presets in salu133445/binarygan
 `bgan/mnist/presets/{generator,discriminator}/*.py`, built by `bgan/utils/neuralnet.py`:
 - every dense/conv kernel: `tf.truncated_normal_initializer(stddev=0.02)`, bias zeros
   (the `tf.layers` default; a bias is kept even before batch norm, as there);

@@ -1,6 +1,6 @@
 """Binary neurons trained by the sigmoid-adjusted straight-through estimator.
 
-Dong & Yang (2018), Sec. 3: a binary neuron first computes the "preactivated output"
+Dong & Yang (2018), Sec. 2.2-2.3: a binary neuron first computes the "preactivated output"
 `p = sigmoid(slope * x)` and then binarizes it, either by a hard threshold at 0.5 (the
 deterministic binary neuron, DBN, eq. 6) or by comparing it with uniform noise (the
 stochastic binary neuron, SBN, eq. 7). Binarization has zero gradient almost everywhere, so
@@ -55,7 +55,8 @@ class OutputNeuron(keras.layers.Layer):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.use_slope = use_slope
-        # Slope annealing starts at 1.0 (paper Sec. 3.3; code models.py `tf.Variable(1.0)`).
+        # The slope starts at 1.0 and is annealed (paper Sec. 4.2; the slides: 'start from 1.0';
+        # code models.py `tf.Variable(1.0)`).
         self.slope = self.add_weight(
             name="slope", shape=(), initializer="ones", trainable=False, dtype="float32"
         )
@@ -124,7 +125,7 @@ class StochasticBinaryNeuron(OutputNeuron):
 
 
 class SigmoidNeuron(OutputNeuron):
-    """The paper's real-valued baseline (Sec. 4.3): a plain sigmoid, no binarization.
+    """The paper's real-valued baseline (Sec. 4.4): a plain sigmoid, no binarization.
 
     Returns the sigmoid twice, as output and as preactivated output, so the generator has one
     interface for every `--neuron`. The slope is kept for a uniform API; the authors' real

@@ -1,6 +1,6 @@
 """The adversarial training step, as a `keras.Model` that `fit()` drives.
 
-Shape of the algorithm (paper Sec. 2, authors' `bgan/mnist/models.py::BinaryGAN.train`):
+Shape of the algorithm (paper Sec. 2.1, authors' `bgan/mnist/models.py::BinaryGAN.train`):
 for every generator step, sample one batch z, run `n_critic` critic updates on the same real
 batch and the same z, then one generator update with that z. `n_critic` follows the authors'
 schedule (100 for the first 25 generator steps and on every 500th, otherwise 5).

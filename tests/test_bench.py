@@ -5,6 +5,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # runs benchmark workers in subprocesses
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # MLP discriminator forward, multiply-adds x 2 per sample: 784*512 + 512*256 + 256*1.
@@ -13,12 +17,22 @@ MLP_D_FORWARD_FLOPS = 2 * (784 * 512 + 512 * 256 + 256)
 
 def test_worker_reports_rates_and_counted_flops(tmp_path):
     proc = subprocess.run(
-        [sys.executable, os.path.join(REPO, "bench", "throughput.py"),
-         "--worker=mlp:dbn:wgan-gp", "--steps=2", "--warmup=1", "--repeats=1",
-         f"--mnist_dir={tmp_path}/none"],
-        capture_output=True, text=True, timeout=300, cwd=REPO)
+        [
+            sys.executable,
+            os.path.join(REPO, "bench", "throughput.py"),
+            "--worker=mlp:dbn:wgan-gp",
+            "--steps=2",
+            "--warmup=1",
+            "--repeats=1",
+            f"--mnist_dir={tmp_path}/none",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    record = json.loads([l for l in proc.stdout.splitlines() if l.startswith("{")][-1])
+    record = json.loads([x for x in proc.stdout.splitlines() if x.startswith("{")][-1])
     assert record["data"] == "random" and record["g_steps_per_s"] > 0
     # A WGAN-GP critic update runs D forward on real, fake and interpolated batches of 64,
     # then backward passes: at least 3 forwards, and not absurdly more.
@@ -30,20 +44,26 @@ def test_worker_reports_rates_and_counted_flops(tmp_path):
 def _profile_step_module():
     sys.path.insert(0, os.path.join(REPO, "bench"))
     import profile_step
+
     return profile_step
 
 
 def test_profile_categories_count_kernels_once():
     categorize = _profile_step_module().categorize
     # TensorFlow ops, by op type, with the layer and pass they belong to.
-    assert categorize("StatefulPartitionedCall/while/body/_102/gradient_tape/while/"
-                      "discriminator_5/conv_2_1/convolution/Conv2DBackpropFilter:"
-                      "Conv2DBackpropFilter") == (
-        "convolution", "Conv2DBackpropFilter (discriminator/conv_2, grad)")
-    assert categorize("a/gradient_tape/gradient_tape/discriminator_1/dense_3_1/MatMul:MatMul")[1] \
+    assert categorize(
+        "StatefulPartitionedCall/while/body/_102/gradient_tape/while/"
+        "discriminator_5/conv_2_1/convolution/Conv2DBackpropFilter:"
+        "Conv2DBackpropFilter"
+    ) == ("convolution", "Conv2DBackpropFilter (discriminator/conv_2, grad)")
+    assert (
+        categorize("a/gradient_tape/gradient_tape/discriminator_1/dense_3_1/MatMul:MatMul")[1]
         == "MatMul (discriminator/dense_3, 2nd-order grad)"
-    assert categorize("x/generator_1/transconv_2_1/conv_transpose:Conv2DBackpropInput")[0] == \
-        "convolution"
+    )
+    assert (
+        categorize("x/generator_1/transconv_2_1/conv_transpose:Conv2DBackpropInput")[0]
+        == "convolution"
+    )
     assert categorize("x/discriminator/lrelu_1/LeakyRelu:LeakyRelu")[0] == "elementwise"
     # XLA thunks, by HLO name without its number.
     assert categorize("MatMul.226") == ("matmul", "MatMul")
@@ -57,13 +77,24 @@ def test_profile_categories_count_kernels_once():
 def test_profile_step_traces_and_sums_kernels(tmp_path):
     out = tmp_path / "profile.md"
     proc = subprocess.run(
-        [sys.executable, os.path.join(REPO, "bench", "profile_step.py"),
-         "--config=mlp:dbn:wgan", "--steps=2", "--warmup=1", f"--mnist_dir={tmp_path}/none",
-         f"--logdir={tmp_path}/trace", f"--markdown={out}"],
-        capture_output=True, text=True, timeout=300, cwd=REPO)
+        [
+            sys.executable,
+            os.path.join(REPO, "bench", "profile_step.py"),
+            "--config=mlp:dbn:wgan",
+            "--steps=2",
+            "--warmup=1",
+            f"--mnist_dir={tmp_path}/none",
+            f"--logdir={tmp_path}/trace",
+            f"--markdown={out}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     text = out.read_text()
-    rows = {l.split("|")[1].strip(): l for l in text.splitlines() if l.startswith("| ")}
+    rows = {x.split("|")[1].strip(): x for x in text.splitlines() if x.startswith("| ")}
     # The MLP step is matrix products first of all; XLA (on by default) names its dots.
     share = float(rows["matmul"].split("|")[3].strip().rstrip("%"))
     assert 20 <= share <= 100, text
@@ -73,10 +104,10 @@ def test_profile_step_traces_and_sums_kernels(tmp_path):
 def test_ab_levers_variants_parse_and_reject_typos():
     sys.path.insert(0, os.path.join(REPO, "bench"))
     import ab_levers
-    import pytest
 
     v = ab_levers.parse_variant(
-        'spe50|env=TF_ENABLE_ONEDNN_OPTS=1;XLA_FLAGS=--a=b|overrides={"steps_per_execution": 50}')
+        'spe50|env=TF_ENABLE_ONEDNN_OPTS=1;XLA_FLAGS=--a=b|overrides={"steps_per_execution": 50}'
+    )
     assert v["label"] == "spe50"
     assert v["env"] == {"TF_ENABLE_ONEDNN_OPTS": "1", "XLA_FLAGS": "--a=b"}
     assert json.loads(v["overrides"]) == {"steps_per_execution": 50}
@@ -94,16 +125,51 @@ def test_percent_of_peak_uses_the_peak_measured_beside_each_round():
     import throughput
 
     def record(rate, peak, peer_rate):
-        return {"matmul_peak": peak, "tf1": {"g_steps_per_s": peer_rate},
-                "ours": {"g_steps_per_s": rate, "flops_per_g_step": 4e9, "peak_rss_mb": 900}}
+        return {
+            "matmul_peak": peak,
+            "tf1": {"g_steps_per_s": peer_rate},
+            "ours": {"g_steps_per_s": rate, "flops_per_g_step": 4e9, "peak_rss_mb": 900},
+        }
 
     # Round 1: a slow minute (peak 100, 20 steps/s = 80%); round 2 fast (peak 160, 30 = 75%);
     # round 3 (peak 120, 21 = 70%). A single peak of 100 would have put round 2 at 120%.
     rounds = [record(20, 100, 10), record(30, 160, 20), record(21, 120, 10)]
     assert abs(throughput.percent_of_peak(rounds) - 75.0) < 1e-9
-    table = throughput.markdown({"mlp:dbn:wgan-gp": rounds}, argparse.Namespace(peers=["tf1"]),
-                                "cmd")
+    table = throughput.markdown(
+        {"mlp:dbn:wgan-gp": rounds}, argparse.Namespace(peers=["tf1"]), "cmd"
+    )
     assert "peak 120 GFLOP/s (median; 100-160 over the 3 measurements" in table
-    row = [l for l in table.splitlines() if l.startswith("| mlp")][0].split(" | ")
+    row = [x for x in table.splitlines() if x.startswith("| mlp")][0].split(" | ")
     # median rate 21; median of the per-round ratios 2.0, 1.5, 2.1 -> 2.0; 75% of peak
     assert row[1] == "21.00" and row[4] == "**2.00x**" and row[-2] == "75%"
+
+
+def test_authors_peer_runs_their_code_as_their_loop_does(tmp_path):
+    """The "authors" peer: their unmodified code, through binarygan_tf/authors/worker.py."""
+    import argparse
+
+    import pytest
+
+    sys.path.insert(0, REPO)
+    from binarygan_tf.authors import client, repository
+
+    if client.missing_packages():
+        pytest.skip(f"needs {client.missing_packages()} (pip install 'binarygan-tf[authors]')")
+    try:
+        repo = repository.resolve(None)
+    except Exception:
+        pytest.skip("the authors' checkout (../shared/authors_code) is not here")
+    sys.path.insert(0, os.path.join(REPO, "bench"))
+    import throughput
+
+    args = argparse.Namespace(
+        warmup=1, repeats=1, mnist_dir=f"{tmp_path}/none", authors_repo=repo, timeout=300
+    )
+    record = throughput.run_peer("authors", "mlp:dbn:wgan", args, steps=2)
+    assert record is not None
+    assert record["impl"] == "authors_code" and record["data"] == "random"
+    assert record["g_steps_per_s"] > 0 and record["g_steps_per_block"] == 2
+    # Their WGAN: BinaryGAN, G mlp_round, D mlp, RMSProp (paper Sec. 4.5); their parameter count
+    # is the paper's MLP (G 939,312 + D 533,505) plus their trainable slope scalar.
+    assert record["presets"] == ["binarygan", "mlp_round", "mlp", "rmsprop"]
+    assert record["trainable_parameters"] == 939_312 + 533_505 + 1

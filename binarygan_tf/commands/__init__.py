@@ -17,7 +17,11 @@ SUBCOMMANDS = {
     "reproduce": "train, evaluate and write the results page of all the paper's runs",
     "sample": "draw samples from an exported generator to a PNG grid or .npy",
     "export": "export a run's generator from a checkpoint",
+    "compare-authors": "train the authors' own TF1 code on our data and export it like ours",
 }
+# The module of each subcommand (`DOC`, `define_flags()`, `main()`).
+MODULES = {name: f"binarygan_tf.commands.{name}" for name in SUBCOMMANDS}
+MODULES["compare-authors"] = "binarygan_tf.authors.compare"
 
 
 INTERRUPTED = "interrupted (Ctrl-C)."
@@ -28,7 +32,7 @@ def run_subcommand(name, argv):
     try:  # Ctrl-C while the modules load is one line too (cli.run covers what follows)
         from binarygan_tf import cli
 
-        module = importlib.import_module(f"binarygan_tf.commands.{name}")
+        module = importlib.import_module(MODULES[name])
         module.define_flags()
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
@@ -42,7 +46,7 @@ def usage():
         "",
         "commands:",
     ]
-    lines += [f"  {name:<10} {what}" for name, what in SUBCOMMANDS.items()]
+    lines += [f"  {name:<16} {what}" for name, what in SUBCOMMANDS.items()]
     return "\n".join(lines)
 
 

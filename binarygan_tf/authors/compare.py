@@ -1,0 +1,390 @@
+"""The comparison tool behind `compare_authors.py`: train the authors' code, export it as ours.
+
+1. Their unmodified code trains in a worker process (worker.py `train`): their model class,
+   presets and optimizer from our flags (presets.py), their `train()` loop, on our training
+   images (`data.load_training_images`: MNIST train + test, binarized, 70,000), for
+   `--epochs` or `--max_steps` generator steps. Their loop writes its own sample grids, logs
+   and a checkpoint per epoch into the run directory.
+2. Their generator's variables are loaded into OUR generator
+   (`networks.build_generator(arch, neuron, follow="code")`, the architecture their code
+   runs) through variable_map.py.
+3. Before export, the rebuilt generator must reproduce their `sess.run` on a fixed z: the
+   preactivated outputs to 1e-5 (float32 reordering of two dense/transposed-conv stacks
+   measures ~1e-7) and every sample pixel, except a pixel whose preactivated value sits within
+   1e-5 of its threshold (0.5, or the SBN's fed noise), where that reordering can flip it.
+   The numbers go to `export_check.json`.
+4. `export.export_generator` writes `generator/` in our SavedModel contract, with
+   `binarygan.json` saying `"trained_by": "authors_code"` and their commit, so
+   `evaluate.py --generator RUN_DIR/generator` measures it exactly as ours.
+
+Run directory: config.json, checkpoints/ (their Saver, `BinaryGAN.model-<global step>`),
+samples/ and logs/ (theirs), authors_progress.json (which generator step each checkpoint
+is), authors_generator.npz (their G's variables and reference outputs), export_check.json,
+generator/, worker/ (the worker's request and answer).
+
+Resuming: their loop cannot start mid-run (it restarts its own counter, so its 100-critic
+warm-up, sample schedule and epoch count start again; this is what their train.py's
+`pretrained_dir` does). `--resume` restores the latest checkpoint and runs their loop for
+the generator steps still missing from `--epochs`/`--max_steps`; the total is exact, the
+resumed part is not identical to an uninterrupted run.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+
+import numpy as np
+
+from binarygan_tf.authors import client, presets, repository
+from binarygan_tf.authors.worker import PROGRESS_FILE
+from binarygan_tf.errors import TrainingFailed, UserError
+
+BATCH_SIZE = 64  # their config.py CONFIG['model']['batch_size']
+PREACTIVATED_TOLERANCE = 1e-5  # see the module docstring, step 3
+WEIGHTS_FILE = "authors_generator.npz"
+CHECK_FILE = "export_check.json"
+
+DOC = """Train the authors' own TF1 code (salu133445/binarygan, unmodified) on our data and
+export its generator in our SavedModel contract:
+  --neuron=dbn --objective=wgan-gp --arch=mlp --mnist_dir=DIR
+then: python evaluate.py --generator runs/authors_mlp_dbn_wgan-gp/generator --out_dir DIR"""
+
+
+class ExportMismatch(TrainingFailed):
+    """The rebuilt generator does not compute what their graph computed."""
+
+
+def define_flags():
+    """Flags of compare_authors.py; the data flags are train.py's, the others mirror them."""
+    from absl import flags
+
+    from binarygan_tf import flag_defs
+
+    def define(group, kind, name, default, help, **kwargs):
+        flag_defs.GROUP_OF[name] = group  # so cli's grouped --help lists it
+        getattr(flags, f"DEFINE_{kind}")(name, default, help=help, **kwargs)
+
+    flag_defs.define_data_flags()
+    define(
+        "model",
+        "string",
+        "authors_repo",
+        None,
+        f"A checkout of salu133445/binarygan (default {repository.DEFAULT_REPO}). Read "
+        f"only: their code runs from a temporary copy.",
+    )
+    define(
+        "model",
+        "enum",
+        "neuron",
+        "dbn",
+        "dbn / sbn: their BinaryGAN with the <arch>_round / <arch>_bernoulli generator "
+        "preset; real: their GAN with <arch>_real.",
+        enum_values=list(presets.NEURONS),
+    )
+    define(
+        "model",
+        "enum",
+        "objective",
+        "wgan-gp",
+        "Their gan_type; the optimizer as the paper pairs it (Sec. 4.2, 4.5): Adam, "
+        "RMSProp for wgan.",
+        enum_values=list(presets.OBJECTIVES),
+    )
+    define(
+        "model",
+        "enum",
+        "arch",
+        "mlp",
+        "Their mlp_* or cnn_* presets.",
+        enum_values=list(presets.ARCHS),
+    )
+    define(
+        "model",
+        "boolean",
+        "discriminator_batch_norm",
+        None,
+        "Their D preset <arch>_bn (true) or <arch> (false). Default: the objective's, as "
+        "the paper has it (Sec. 4.5: with gan, yes). Their committed config.py trains gan "
+        "with D 'mlp': --nodiscriminator_batch_norm.",
+    )
+    define(
+        "model",
+        "integer",
+        "seed",
+        0,
+        "Seeds NumPy's and TF1's global generators before their code runs (their code "
+        "sets no seed), and the reference z of the export check.",
+    )
+    define(
+        "schedule", "integer", "epochs", 20, "Epochs of their loop (their config.py num_epoch=20)."
+    )
+    define("schedule", "integer", "max_steps", None, "Stop after this many generator steps.")
+    define(
+        "output",
+        "string",
+        "out_dir",
+        None,
+        "Run directory. Default: runs/authors_<arch>_<neuron>_<objective>.",
+    )
+    define(
+        "output",
+        "boolean",
+        "resume",
+        False,
+        "Continue the run in --out_dir from its latest checkpoint. Their loop restarts its "
+        "counters (warm-up, samples) as their train.py's pretrained_dir does.",
+    )
+    define(
+        "output", "boolean", "overwrite", False, "Delete an existing --out_dir and start afresh."
+    )
+
+
+def main():
+    """compare_authors.py: run with the parsed absl FLAGS; exit status 130 if interrupted."""
+    from absl import flags
+
+    result = run(CompareConfig.from_flags(flags.FLAGS))
+    return 130 if result["status"] == "interrupted" else 0
+
+
+@dataclasses.dataclass
+class CompareConfig:
+    neuron: str = "dbn"
+    objective: str = "wgan-gp"
+    arch: str = "mlp"
+    discriminator_batch_norm: bool | None = None
+    epochs: int = 20
+    max_steps: int | None = None
+    out_dir: str | None = None
+    resume: bool = False
+    overwrite: bool = False
+    seed: int = 0
+    mnist_dir: str | None = None
+    tfds_data_dir: str | None = None
+    authors_repo: str | None = None
+
+    @classmethod
+    def from_flags(cls, flag_values):
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{n: flag_values[n].value for n in names if n in flag_values})
+
+    @property
+    def run_dir(self):
+        return self.out_dir or os.path.join(
+            "runs", f"authors_{self.arch}_{self.neuron}_{self.objective}"
+        )
+
+    def validate(self):
+        setup = presets.setup_for(
+            self.neuron, self.objective, self.arch, self.discriminator_batch_norm
+        )
+        if self.epochs < 1:
+            raise UserError(f"--epochs must be a positive integer, got {self.epochs}.")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise UserError(f"--max_steps must be a positive integer, got {self.max_steps}.")
+        if self.resume and self.overwrite:
+            raise UserError("--resume and --overwrite contradict each other; pick one.")
+        return setup
+
+
+def _prepare_run_dir(config, setup):
+    run_dir = config.run_dir
+    progress = os.path.join(run_dir, PROGRESS_FILE)
+    if config.resume:
+        if not os.path.isfile(progress):
+            raise UserError(
+                f"--resume: {run_dir} holds no run of this tool to resume. Drop "
+                f"--resume to start one there, or pass the right --out_dir."
+            )
+        with open(os.path.join(run_dir, "config.json")) as f:
+            stored = json.load(f)["authors_setup"]
+        if stored != dataclasses.asdict(setup):
+            raise UserError(
+                f"--resume: {run_dir} was trained with {stored}, not "
+                f"{dataclasses.asdict(setup)}; pass the same --neuron, "
+                f"--objective, --arch and --discriminator_batch_norm."
+            )
+    elif os.path.exists(run_dir) and os.listdir(run_dir):
+        if not config.overwrite:
+            raise UserError(
+                f"{run_dir} already holds a run. Pass --resume to continue it, "
+                f"--overwrite to replace it, or choose another --out_dir."
+            )
+        shutil.rmtree(run_dir)
+    try:
+        os.makedirs(os.path.join(run_dir, "worker"), exist_ok=True)
+    except OSError as e:
+        raise UserError(
+            f"cannot write to {run_dir}: {e.strerror}. Choose a writable --out_dir."
+        ) from None
+    return os.path.abspath(run_dir)
+
+
+def run(config, log=print):
+    """Train their code as `config` says, then export; returns the worker's result dict with
+    `generator_path` (None when interrupted)."""
+    setup = config.validate()
+    repo = repository.resolve(config.authors_repo)
+    client.check_packages()
+    commit = repository.commit(repo)
+    from binarygan_tf import cli
+
+    cli.quiet_tensorflow_import()
+    from binarygan_tf import data, provenance
+
+    images = data.load_training_images(config.mnist_dir, config.tfds_data_dir)
+    run_dir = _prepare_run_dir(config, setup)
+    workdir = os.path.join(run_dir, "worker")
+    with open(os.path.join(run_dir, "config.json"), "w") as f:
+        json.dump(
+            {
+                **dataclasses.asdict(config),
+                "run_dir": run_dir,
+                "authors_setup": dataclasses.asdict(setup),
+                "authors_repo": repo,
+                "authors_commit": commit,
+                "tool": provenance.code_version(),
+            },
+            f,
+            indent=2,
+        )
+    images_path = os.path.join(workdir, "images.npy")
+    np.save(images_path, images.astype(bool))
+    del images
+    request = {
+        "command": "train",
+        "authors_repo": repo,
+        "setup": dataclasses.asdict(setup),
+        "batch_size": BATCH_SIZE,
+        "epochs": config.epochs,
+        "max_steps": config.max_steps,
+        "out_dir": run_dir,
+        "resume": config.resume,
+        "seed": config.seed,
+        "images_path": images_path,
+        "weights_path": os.path.join(run_dir, WEIGHTS_FILE),
+    }
+    log(
+        f"training the authors' code ({repo}, commit {commit}): {setup.model_class}, G "
+        f"{setup.preset_g}, D {setup.preset_d}, {setup.gan_type}, {setup.optimizer}; output "
+        f"of their loop follows"
+    )
+    try:
+        result = client.run(request, workdir)
+    finally:
+        os.remove(images_path)
+    if result["status"] == "interrupted":
+        log(
+            f"{result['signal']} received: their loop stopped after generator step "
+            f"{result['generator_steps']} and saved {result['checkpoint']}. Continue with: "
+            f"--resume --out_dir={config.run_dir}"
+        )
+        return dict(result, generator_path=None)
+    check, path = export(run_dir, setup, config, commit, repo, result)
+    log(
+        f"done: {result['generator_steps']} generator steps in {result['wall_seconds']:.0f} s; "
+        f"their generator rebuilt as ours (preactivated max |diff| "
+        f"{check['preactivated_max_abs_diff']:.2g}, {check['sample_pixels_differing']} of "
+        f"{check['sample_pixels']} sample pixels differ) and exported to {path}"
+    )
+    return dict(result, generator_path=path, export_check=check)
+
+
+def _reference_and_variables(run_dir):
+    with np.load(os.path.join(run_dir, WEIGHTS_FILE)) as f:
+        arrays = dict(f)
+    variables = {k[len("variables/") :]: v for k, v in arrays.items() if k.startswith("variables/")}
+    reference = {k[len("reference/") :]: v for k, v in arrays.items() if k.startswith("reference/")}
+    return variables, reference
+
+
+def rebuild_generator(setup, variables):
+    """Our generator with their variables (follow 'code': the architecture their code runs)."""
+    from binarygan_tf import networks
+    from binarygan_tf.authors import variable_map
+
+    generator = networks.build_generator(setup.arch, setup.neuron, follow="code")
+    variable_map.load(generator, variables, "G", setup.arch)
+    return generator
+
+
+def check_outputs(generator, setup, reference):
+    """How far our rebuilt generator is from their `sess.run` on the reference z (and, for the
+    SBN, the reference noise); raises ExportMismatch beyond the module docstring's bounds."""
+    import tensorflow as tf
+
+    from binarygan_tf import neurons
+
+    out = generator(tf.constant(reference["z"]), training=False)
+    pre = np.asarray(out["preactivated"])
+    samples = np.asarray(out["samples"])
+    theirs_pre = np.asarray(reference["preactivated"]).reshape(pre.shape)
+    theirs_samples = np.asarray(reference["samples"]).reshape(samples.shape)
+    if setup.neuron == "sbn":
+        threshold = reference["sbn_noise"].reshape(pre.shape).astype(np.float32)
+        samples = np.asarray(
+            neurons.straight_through_threshold(tf.constant(pre), tf.constant(threshold))
+        )
+    else:
+        threshold = np.full_like(pre, 0.5)
+    pre_diff = float(np.max(np.abs(pre - theirs_pre)))
+    differ = samples != theirs_samples
+    if setup.neuron == "real":
+        differ = np.abs(samples - theirs_samples) > PREACTIVATED_TOLERANCE
+    near = np.abs(theirs_pre - threshold) <= PREACTIVATED_TOLERANCE
+    check = {
+        "reference_z": list(reference["z"].shape),
+        "preactivated_max_abs_diff": pre_diff,
+        "sample_pixels": int(samples.size),
+        "sample_pixels_differing": int(differ.sum()),
+        "sample_pixels_differing_away_from_threshold": int((differ & ~near).sum()),
+        "samples_density_ours": float(samples.mean()),
+        "samples_density_theirs": float(theirs_samples.mean()),
+        "tolerance": PREACTIVATED_TOLERANCE,
+    }
+    if setup.neuron != "real" and not set(np.unique(samples)) <= {0.0, 1.0}:
+        raise ExportMismatch("the rebuilt generator's samples are not binary.")
+    if pre_diff > PREACTIVATED_TOLERANCE or check["sample_pixels_differing_away_from_threshold"]:
+        raise ExportMismatch(
+            f"our rebuilt generator does not reproduce their graph on the reference z: "
+            f"preactivated max |diff| {pre_diff:.3g} (bound {PREACTIVATED_TOLERANCE}), "
+            f"{check['sample_pixels_differing']} sample pixels differ. Nothing was exported."
+        )
+    return check
+
+
+def export(run_dir, setup, config, commit, repo, result):
+    """Rebuild, check and export their trained generator; (check dict, generator path)."""
+    from binarygan_tf import export as export_lib
+    from binarygan_tf import networks, provenance
+
+    variables, reference = _reference_and_variables(run_dir)
+    generator = rebuild_generator(setup, variables)
+    check = check_outputs(generator, setup, reference)
+    with open(os.path.join(run_dir, CHECK_FILE), "w") as f:
+        json.dump(check, f, indent=2)
+    metadata = dict(
+        trained_by="authors_code",
+        authors_commit=commit,
+        authors_repo=repo,
+        authors_setup=dataclasses.asdict(setup),
+        neuron=setup.neuron,
+        arch=setup.arch,
+        objective=setup.gan_type,
+        follow="code",
+        discriminator_batch_norm=setup.d_batch_norm,
+        generator_step=result["generator_steps"],
+        authors_global_step=result["global_step"],
+        slope=result["slope"],
+        slope_used_by_generator=False,
+        epochs=config.epochs,
+        max_steps=config.max_steps,
+        seed=config.seed,
+        latent_dim=networks.LATENT_DIM,
+        export_check=check,
+        exported_with=provenance.code_version(),
+    )
+    path = export_lib.export_generator(generator, os.path.join(run_dir, "generator"), metadata)
+    return check, path
