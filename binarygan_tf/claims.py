@@ -159,17 +159,24 @@ def _or(value, default):
     return default if math.isnan(value) else value
 
 
-def _similar_fd(experiment, claim, a_name, a, b_name, b):
-    if a is None or b is None:
+def _judged(experiment, claim, spreads, judge):
+    """The claim's Verdict: undecided (holds=None) while any of its runs is missing, else
+    `judge()` -> (holds, evidence, caveat)."""
+    if any(spread is None for spread in spreads):
         return Verdict(experiment, claim, None)
-    factor = _ratio(a.mean, b.mean)
-    return Verdict(
-        experiment,
-        claim,
-        factor <= SIMILAR_FACTOR,
-        f"FD {a_name} {a.text()}, {b_name} {b.text()} (factor {factor:.2f})",
-        _spread_caveat("FD", a, b),
-    )
+    return Verdict(experiment, claim, *judge())
+
+
+def _similar_fd(experiment, claim, a_name, a, b_name, b):
+    def judge():
+        factor = _ratio(a.mean, b.mean)
+        return (
+            factor <= SIMILAR_FACTOR,
+            f"FD {a_name} {a.text()}, {b_name} {b.text()} (factor {factor:.2f})",
+            _spread_caveat("FD", a, b),
+        )
+
+    return _judged(experiment, claim, (a, b), judge)
 
 
 def _exp1(neuron):
@@ -203,31 +210,29 @@ def _exp1_claims(m):
         "DBN preactivations are flatter, SBN's have more mass near 0 and 1 (end mass: "
         "share < 0.05 or > 0.95)"
     )
-    yield (
-        Verdict("I", claim, None)
-        if d is None or s is None
-        else Verdict(
-            "I",
-            claim,
+    yield _judged(
+        "I",
+        claim,
+        (d, s),
+        lambda: (
             s.mean > d.mean,
             f"end mass DBN {d.text('{:.3f}')}, SBN {s.text('{:.3f}')}",
             _spread_caveat("end mass", d, s, "{:.3f}"),
-        )
+        ),
     )
-    d = m.spread(notch_ratio, **_exp1("dbn"))
+    dn = m.spread(notch_ratio, **_exp1("dbn"))
     narrow = m.spread(narrow_notch_ratio, **_exp1("dbn"))
-    s = m.spread(notch_ratio, **_exp1("sbn"))
+    sn = m.spread(notch_ratio, **_exp1("sbn"))
     claim = f"DBN preactivations have a notch at 0.5 (notch ratio < {NOTCH_BELOW})"
-    yield (
-        Verdict("I", claim, None)
-        if d is None or s is None
-        else Verdict(
-            "I",
-            claim,
-            d.mean < NOTCH_BELOW,
-            f"notch ratio DBN {d.text()}, SBN {s.text()}; narrow band DBN {narrow.text()}",
-            _threshold_caveat("notch ratio", d, NOTCH_BELOW),
-        )
+    yield _judged(
+        "I",
+        claim,
+        (dn, sn),
+        lambda: (
+            dn.mean < NOTCH_BELOW,
+            f"notch ratio DBN {dn.text()}, SBN {sn.text()}; narrow band DBN {narrow.text()}",
+            _threshold_caveat("notch ratio", dn, NOTCH_BELOW),
+        ),
     )
 
 
@@ -235,30 +240,28 @@ def _exp2_claims(m):
     real = dict(experiment="II", arch="mlp", neuron="real", objective="wgan-gp")
     r, s = m.spread(end_mass, **real), m.spread(end_mass, **_exp1("sbn"))
     claim = "the real-valued model's histogram is more U-shaped than SBN's (more end mass)"
-    yield (
-        Verdict("II", claim, None)
-        if r is None or s is None
-        else Verdict(
-            "II",
-            claim,
+    yield _judged(
+        "II",
+        claim,
+        (r, s),
+        lambda: (
             r.mean > s.mean,
             f"end mass real-valued {r.text('{:.3f}')}, SBN {s.text('{:.3f}')}",
             _spread_caveat("end mass", r, s, "{:.3f}"),
-        )
+        ),
     )
-    r = m.spread(notch_ratio, **real)
+    rn = m.spread(notch_ratio, **real)
     claim = f"the real-valued model's histogram has no notch at 0.5 (notch ratio >= {NOTCH_BELOW})"
     # An undefined notch ratio (empty neighbours) is no notch.
-    yield (
-        Verdict("II", claim, None)
-        if r is None
-        else Verdict(
-            "II",
-            claim,
-            _or(r.mean, 1.0) >= NOTCH_BELOW,
-            f"notch ratio real-valued {r.text()}",
-            _threshold_caveat("notch ratio", r, NOTCH_BELOW),
-        )
+    yield _judged(
+        "II",
+        claim,
+        (rn,),
+        lambda: (
+            _or(rn.mean, 1.0) >= NOTCH_BELOW,
+            f"notch ratio real-valued {rn.text()}",
+            _threshold_caveat("notch ratio", rn, NOTCH_BELOW),
+        ),
     )
 
 
@@ -313,14 +316,13 @@ def _exp4_claims(m, param_counts):
             f"{neuron.upper()}: the CNN beats the MLP (lower FD) with fewer parameters "
             f"({param_counts['cnn']:,} vs {param_counts['mlp']:,})"
         )
-        yield (
-            Verdict("IV", claim, None)
-            if cnn is None or mlp is None
-            else Verdict(
-                "IV",
-                claim,
+        yield _judged(
+            "IV",
+            claim,
+            (cnn, mlp),
+            lambda cnn=cnn, mlp=mlp: (
                 cnn.mean < mlp.mean and param_counts["cnn"] < param_counts["mlp"],
                 f"FD CNN {cnn.text()}, MLP {mlp.text()}",
                 _spread_caveat("FD", cnn, mlp),
-            )
+            ),
         )

@@ -142,6 +142,18 @@ def define_sample_flags(flag_values=flags.FLAGS):
     )
 
 
+def _define_cache_dir(flag_values):
+    _define(
+        flag_values,
+        "output",
+        "string",
+        "cache_dir",
+        None,
+        "Where the evaluation classifier is cached (default: env BINARYGAN_CACHE_DIR, "
+        "else ~/.cache/binarygan_tf).",
+    )
+
+
 def define_evaluate_flags(flag_values=flags.FLAGS):
     """Flags of evaluate.py."""
     define_data_flags(flag_values)
@@ -186,15 +198,7 @@ def define_evaluate_flags(flag_values=flags.FLAGS):
         0,
         "Root seed of evaluation's draws (z, Bernoulli binarization, reference digits).",
     )
-    _define(
-        flag_values,
-        "output",
-        "string",
-        "cache_dir",
-        None,
-        "Where the evaluation classifier is cached (default: env BINARYGAN_CACHE_DIR, "
-        "else ~/.cache/binarygan_tf).",
-    )
+    _define_cache_dir(flag_values)
 
 
 def define_reproduce_flags(flag_values=flags.FLAGS):
@@ -271,12 +275,4 @@ def define_reproduce_flags(flag_values=flags.FLAGS):
         None,
         "Where the page's figures go (default: figures/results beside it).",
     )
-    _define(
-        flag_values,
-        "output",
-        "string",
-        "cache_dir",
-        None,
-        "Where the evaluation classifier is cached (default: env BINARYGAN_CACHE_DIR, "
-        "else ~/.cache/binarygan_tf).",
-    )
+    _define_cache_dir(flag_values)

@@ -1,8 +1,12 @@
-"""Tiny stand-ins for MNIST, written in the real IDX format, for tests that run offline."""
+"""What several test modules share: tiny stand-ins for MNIST written in the real IDX format,
+a tiny training config, an untrained exported generator, and running a command as a user
+would."""
 
 import gzip
 import os
 import struct
+import subprocess
+import sys
 
 import numpy as np
 
@@ -72,3 +76,28 @@ def tiny_config(tmp_path, **overrides):
     from binarygan_tf import config
 
     return config.TrainConfig(**base)
+
+
+def run_script(script, args, cwd, timeout=600):
+    """`python SCRIPT ARGS` of the checkout in a fresh process, as a user runs it."""
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, script), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+
+
+def export_untrained_generator(path, neuron, seed=0):
+    """An untrained MLP generator exported to `path`, with the metadata training writes."""
+    from binarygan_tf import export, networks
+
+    generator = networks.build_generator("mlp", neuron, "code", seed=seed)
+    return export.export_generator(
+        generator,
+        str(path),
+        metadata=dict(neuron=neuron, arch="mlp", objective="wgan-gp", generator_step=0),
+    )

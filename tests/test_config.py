@@ -12,7 +12,7 @@ from absl import flags
 
 from binarygan_tf import config, flag_defs
 from binarygan_tf.errors import UserError
-from tests.helpers import ROOT, write_fake_mnist
+from tests.helpers import ROOT, run_script, write_fake_mnist
 
 
 def _parse(argv):
@@ -127,15 +127,7 @@ def test_resume_accepts_a_setting_equal_to_the_stored_one():
 
 
 def _cli(args, cwd):
-    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run(
-        [sys.executable, os.path.join(ROOT, "train.py"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_script("train.py", args, cwd)
 
 
 @pytest.mark.slow

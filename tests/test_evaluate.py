@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from binarygan_tf import classifier, evaluation, export, networks
+from binarygan_tf import classifier, evaluation
 from binarygan_tf.errors import UserError
 from tests import helpers
 
@@ -21,12 +21,7 @@ SHARED_MNIST = os.path.join(REPO, "..", "shared", "mnist")
 
 
 def _export(path, neuron, seed=0):
-    generator = networks.build_generator("mlp", neuron, "code", seed=seed)
-    return export.export_generator(
-        generator,
-        str(path),
-        metadata=dict(neuron=neuron, arch="mlp", objective="wgan-gp", generator_step=0),
-    )
+    return helpers.export_untrained_generator(path, neuron, seed)
 
 
 @pytest.fixture(scope="module")

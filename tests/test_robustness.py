@@ -14,21 +14,13 @@ import tensorflow as tf
 
 from binarygan_tf import export, objectives, train_lib
 from binarygan_tf.errors import TrainingFailed, UserError
-from tests.helpers import ROOT, tiny_config, write_fake_mnist
+from tests.helpers import ROOT, run_script, tiny_config, write_fake_mnist
 
 pytestmark = pytest.mark.slow  # trains, or runs commands end to end
 
 
 def run_cli(args, cwd, timeout=300):
-    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run(
-        [sys.executable, os.path.join(ROOT, "train.py"), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
+    return run_script("train.py", args, cwd, timeout)
 
 
 # ------------------------------------------------------------------ bad flags and data

@@ -9,19 +9,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from binarygan_tf import export, networks, sampling
+from binarygan_tf import export, sampling
 from binarygan_tf.errors import UserError
+from tests import helpers
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _export(path, neuron, seed=0):
-    generator = networks.build_generator("mlp", neuron, "code", seed=seed)
-    return export.export_generator(
-        generator,
-        str(path),
-        metadata=dict(neuron=neuron, arch="mlp", objective="wgan-gp", generator_step=0),
-    )
+    return helpers.export_untrained_generator(path, neuron, seed)
 
 
 @pytest.fixture(scope="module")
