@@ -344,7 +344,6 @@ def check_against_run_dir(config):
     resumed run must have a checkpoint and keep its stored settings. Returns the config to
     train (for --resume: the stored settings plus what may change) and the changes
     {setting: (old, new)} a resume makes. TensorFlow-free, so the CLI calls it first."""
-    from binarygan_tf import files
 
     run_dir = config.run_dir
     if not config.resume:
@@ -354,11 +353,7 @@ def check_against_run_dir(config):
                 f"--overwrite to replace it, or choose another --out_dir."
             )
         return config, {}
-    if files.latest_checkpoint_step(run_dir) is None:
-        raise UserError(
-            f"--resume: {run_dir} has no checkpoint to resume from. Drop --resume "
-            f"to start a new run there, or pass the right --out_dir."
-        )
+    _require_checkpoint(run_dir)
     given = {
         f.name: getattr(config, f.name)
         for f in TrainConfig.fields()
@@ -367,6 +362,16 @@ def check_against_run_dir(config):
     resumed, changes = reconcile_resume(read_stored(run_dir), given)
     resumed.out_dir = run_dir
     return resumed, changes
+
+
+def _require_checkpoint(run_dir):
+    from binarygan_tf import files
+
+    if files.latest_checkpoint_step(run_dir) is None:
+        raise UserError(
+            f"--resume: {run_dir} has no checkpoint to resume from. Drop --resume "
+            f"to start a new run there, or pass the right --out_dir."
+        )
 
 
 def from_command_line(flag_values):
@@ -382,11 +387,7 @@ def from_command_line(flag_values):
     if not config.resume:
         return config
     run_dir = config.run_dir
-    if not os.path.isfile(os.path.join(run_dir, CONFIG_FILE)):
-        raise UserError(
-            f"--resume: {run_dir} is not a run directory (no {CONFIG_FILE}); "
-            f"pass the run's --out_dir."
-        )
+    _require_checkpoint(run_dir)
     given = {
         name: value
         for name, value in explicit_or_default(flag_values).items()
