@@ -32,7 +32,15 @@ def test_ctrl_c_during_start_up_is_one_line(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.0)  # flags parsed (~0.2 s), TensorFlow still loading (several seconds)
+    # Interrupt while TensorFlow loads (seconds; the flags are parsed by then): wait until
+    # its shared library is mapped into the process, whatever the machine's load.
+    maps = f"/proc/{proc.pid}/maps"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        with open(maps) as f:
+            if "tensorflow" in f.read():
+                break
+        time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, err[-3000:]
