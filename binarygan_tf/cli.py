@@ -16,9 +16,11 @@
 import contextlib
 import os
 import re
+import signal
 import sys
 import tempfile
 import textwrap
+import threading
 
 from absl import flags, logging
 
@@ -51,7 +53,17 @@ def _stderr_to_buffer():
 
 
 def quiet_tensorflow_import():
-    """Import TensorFlow and Keras without their C++ start-up lines (unless asked for)."""
+    """Import TensorFlow and Keras without their C++ start-up lines (unless asked for); from
+    then on Ctrl-C raises KeyboardInterrupt again (the training callbacks turn it into a
+    checkpoint and a clean stop)."""
+    try:
+        _import_tensorflow()
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _import_tensorflow():
     if os.environ.get(SHOW_TF_LOGS):
         import tensorflow  # noqa: F401
 

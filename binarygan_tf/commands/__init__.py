@@ -7,6 +7,7 @@ modules, so an installed package and a checkout behave alike.
 
 import importlib
 import os
+import signal
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -27,8 +28,22 @@ MODULES["compare-authors"] = "binarygan_tf.authors.compare"
 INTERRUPTED = "interrupted (Ctrl-C)."
 
 
+# The terminal's stderr, kept aside: while TensorFlow loads, fd 2 points at a buffer.
+_TERMINAL_STDERR = os.dup(2)
+
+
+def _stop_at_once(signum, frame):
+    os.write(_TERMINAL_STDERR, (INTERRUPTED + "\n").encode())
+    os._exit(130)
+
+
 def run_subcommand(name, argv):
     """Define `name`'s flags and run it with `argv` (argv[0] is the program name)."""
+    # Until TensorFlow has loaded, Ctrl-C ends the process at once with one line: nothing is
+    # written yet, and a KeyboardInterrupt raised inside a library's import can be swallowed
+    # by a bare `except:` there (seen: a run that trained on after Ctrl-C). The usual
+    # KeyboardInterrupt comes back at the end of cli.quiet_tensorflow_import().
+    signal.signal(signal.SIGINT, _stop_at_once)
     try:  # Ctrl-C while the modules load is one line too (cli.run covers what follows)
         from binarygan_tf import cli
 
