@@ -18,7 +18,7 @@ import numpy as np
 
 from binarygan_tf import classifier as classifier_lib
 from binarygan_tf import data, files, formatting, metrics, plots, seeds
-from binarygan_tf.contract import LATENT_DIM, METADATA_FILE  # noqa: E402
+from binarygan_tf.contract import LATENT_DIM, METADATA_FILE, SERVING_SIGNATURE
 from binarygan_tf.errors import UserError
 
 REFERENCE_LABEL = "real data (binarized MNIST train digits)"
@@ -63,13 +63,13 @@ def load_generator(path, label=None):
             f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
         ) from None
     signatures = getattr(loaded, "signatures", {})
-    if "serving_default" not in signatures:
+    if SERVING_SIGNATURE not in signatures:
         raise UserError(
             f"{path} has no serving_default signature (it has: "
             f"{', '.join(signatures) or 'none'}); a BinaryGAN generator exported "
             f"by binarygan_tf/export.py has one."
         )
-    signature = signatures["serving_default"]
+    signature = signatures[SERVING_SIGNATURE]
     _, inputs = signature.structured_input_signature
     spec = inputs.get("z")
     if spec is None or spec.shape.rank != 2 or spec.shape[1] != LATENT_DIM:

@@ -38,7 +38,12 @@ import keras
 import tensorflow as tf
 
 from binarygan_tf import files, networks
-from binarygan_tf.contract import METADATA_FILE, NOISE_SIGNATURE, SEEDED_SIGNATURE  # noqa: E402
+from binarygan_tf.contract import (
+    METADATA_FILE,
+    NOISE_SIGNATURE,
+    SEEDED_SIGNATURE,
+    SERVING_SIGNATURE,
+)  # noqa: E402
 from binarygan_tf.networks import IMAGE_SHAPE, LATENT_DIM
 from binarygan_tf.neurons import StochasticBinaryNeuron, straight_through_threshold
 
@@ -57,7 +62,7 @@ def export_generator(generator, path, metadata=None):
             archive.add_variable_collection(
                 collection, _tf_variables(getattr(generator, collection))
             )
-        archive.add_endpoint("serving_default", _outputs_fn(generator), input_signature=[Z_SPEC])
+        archive.add_endpoint(SERVING_SIGNATURE, _outputs_fn(generator), input_signature=[Z_SPEC])
         with_noise = _noise_outputs_fn(generator)
         archive.add_endpoint(NOISE_SIGNATURE, with_noise, input_signature=[Z_SPEC, NOISE_SPEC])
         archive.add_endpoint(

@@ -19,7 +19,7 @@ sigmoid for the real-valued model) and `preactivated` (the sigmoid before binari
 import keras
 
 from binarygan_tf import config, piecewise_linear, seeds
-from binarygan_tf.contract import IMAGE_SHAPE, LATENT_DIM  # noqa: E402 - sizes with sources
+from binarygan_tf.contract import IMAGE_SHAPE, LATENT_DIM
 from binarygan_tf.neurons import make_output_neuron
 
 KERNEL_STDDEV = 0.02  # code: neuralnet.py truncated_normal_initializer(stddev=0.02)

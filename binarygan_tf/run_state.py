@@ -10,11 +10,11 @@ import json
 import os
 
 from binarygan_tf import files
+from binarygan_tf.contract import METADATA_FILE
 from binarygan_tf.errors import UserError
 
 TIMING_FILE = "reproduce_timing.json"
 GENERATOR_DIR = "generator"
-from binarygan_tf.contract import METADATA_FILE  # noqa: E402
 
 
 def target_steps(config, num_images):

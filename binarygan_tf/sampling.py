@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 from binarygan_tf import files, seeds
-from binarygan_tf.contract import LATENT_DIM, SEEDED_SIGNATURE  # noqa: E402
+from binarygan_tf.contract import LATENT_DIM, SEEDED_SIGNATURE
 from binarygan_tf.errors import UserError
 
 MAX_NUM = 10_000  # one call draws them all (per-batch calls would repeat the SBN noise)
