@@ -31,6 +31,11 @@ class RunSpec:
     def flagfile(self):
         return config.experiment_flagfile(self.config or self.name)
 
+    @property
+    def how(self):
+        """How to train this run alone, for tables."""
+        return f"flags/{self.config or self.name}.cfg --seed={self.seed}"
+
 
 # The paper's Sec. 4.3-4.6 (Exp. I-IV), plus one row beyond the paper: following its text where
 # the authors' code differs (docs/authors_code.md).
@@ -55,6 +60,49 @@ RUNS = (
     RunSpec("exp4_cnn_real", "IV", "CNN real-valued, WGAN-GP"),
 )
 RUNS_BY_NAME = {spec.name: spec for spec in RUNS}
+
+
+@dataclasses.dataclass(frozen=True)
+class AuthorsRunSpec:
+    """A run of the authors' own TF1 code (compare_authors.py), published and evaluated beside
+    ours at the paper's budget. The reproduction never trains it (that needs their repository
+    and hours; see `command`); it publishes it from `run_dir` once finished."""
+
+    name: str
+    experiment: str
+    label: str
+    arch: str
+    neuron: str
+    objective: str = "wgan-gp"
+    seed: int = 0  # compare_authors.py --seed (their code sets none; the tool seeds TF1)
+    follow: str = "code"  # their code is the code
+    epochs: int = 20  # their config.py num_epoch=20
+    batch_size: int = 64  # their config.py batch_size=64
+
+    @property
+    def run_dir(self):
+        """compare_authors.py's default --out_dir for these flags."""
+        return os.path.join("runs", f"authors_{self.arch}_{self.neuron}_{self.objective}")
+
+    @property
+    def how(self):
+        return (
+            f"compare_authors.py --arch={self.arch} --neuron={self.neuron} "
+            f"--objective={self.objective}"
+        )
+
+    @property
+    def max_steps(self):
+        return None
+
+
+# Exp. I's two neurons (the paper's central comparison) and the CNN DBN (Exp. IV).
+AUTHORS_RUNS = (
+    AuthorsRunSpec("authors_exp1_mlp_dbn", "I", "MLP DBN, WGAN-GP, authors' code", "mlp", "dbn"),
+    AuthorsRunSpec("authors_exp1_mlp_sbn", "I", "MLP SBN, WGAN-GP, authors' code", "mlp", "sbn"),
+    AuthorsRunSpec("authors_exp4_cnn_dbn", "IV", "CNN DBN, WGAN-GP, authors' code", "cnn", "dbn"),
+)
+AUTHORS_PROFILE = "paper"  # the budget their runs are trained at and shown with
 
 
 def select_runs(names=None):
@@ -155,6 +203,7 @@ class Configuration:
     neuron: str
     objective: str
     follow: str  # "code" or "paper": whose batch norm and slope wiring (docs/authors_code.md)
+    implementation: str = "ours"  # or "authors": their own code trained it (AUTHORS_RUNS)
 
     def matches(self, **fields):
         return all(getattr(self, name) == value for name, value in fields.items())
@@ -163,5 +212,10 @@ class Configuration:
 def configuration(spec, config):
     """The Configuration of the run `spec` trained with `config` (its run_config)."""
     return Configuration(
-        spec.experiment, config.arch, config.neuron, config.objective, config.follow
+        spec.experiment,
+        config.arch,
+        config.neuron,
+        config.objective,
+        config.follow,
+        "authors" if isinstance(spec, AuthorsRunSpec) else "ours",
     )

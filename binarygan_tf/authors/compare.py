@@ -18,7 +18,8 @@
    `evaluate.py --generator RUN_DIR/generator` measures it exactly as ours.
 
 Run directory: config.json, checkpoints/ (their Saver, `BinaryGAN.model-<global step>`),
-samples/ and logs/ (theirs), authors_progress.json (which generator step each checkpoint
+samples/ and logs/ (theirs), reproduce_timing.json (wall time summed over sessions, as for
+our runs), authors_progress.json (which generator step each checkpoint
 is), authors_generator.npz (their G's variables and reference outputs), export_check.json,
 generator/, worker/ (the worker's request and answer).
 
@@ -36,6 +37,7 @@ import shutil
 
 import numpy as np
 
+from binarygan_tf import run_state
 from binarygan_tf.authors import client, presets, repository
 from binarygan_tf.authors.worker import PROGRESS_FILE
 from binarygan_tf.errors import TrainingFailed, UserError
@@ -275,6 +277,9 @@ def run(config, log=print):
         result = client.run(request, workdir)
     finally:
         os.remove(images_path)
+    # The same record as our runs' (run_state.TIMING_FILE), so publishing and the results
+    # page show their training time beside ours.
+    run_state.add_timing(run_dir, result["wall_seconds"])
     if result["status"] == "interrupted":
         log(
             f"{result['signal']} received: their loop stopped after generator step "
