@@ -78,6 +78,7 @@ class AuthorsRunSpec:
     follow: str = "code"  # their code is the code
     epochs: int = 20  # their config.py num_epoch=20
     batch_size: int = 64  # their config.py batch_size=64
+    trained_by: str = "authors_code"  # what their exported generator's binarygan.json says
 
     @property
     def run_dir(self):

@@ -257,6 +257,16 @@ def define_reproduce_flags(flag_values=flags.FLAGS):
         flag_values,
         "output",
         "string",
+        "authors_runs_dir",
+        "runs",
+        "Where compare_authors.py's runs are (its default --out_dir parent): the finished "
+        "paper-budget runs of the authors' code there (authors_mlp_dbn_wgan-gp, ...) are "
+        "published to MODELS_DIR/paper/authors_exp*/ and shown beside ours.",
+    )
+    _define(
+        flag_values,
+        "output",
+        "string",
         "models_dir",
         None,
         "Where finished runs are published, one folder per profile: MODELS_DIR/PROFILE/"

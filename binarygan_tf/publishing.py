@@ -72,6 +72,8 @@ def is_published(published, config, target):
         follow=config.follow,
         seed=config.seed,
     )
+    # Our generators carry no trained_by; the authors' code's say "authors_code".
+    expected["trained_by"] = getattr(config, "trained_by", None)
     stored = dict(metadata, follow=metadata.get("follow", metadata.get("bn_mode")))
     wrong = [
         f"{name}={stored.get(name)} (the run has {value})"
@@ -127,6 +129,13 @@ def read_config(published):
 def trained_by(published):
     """The commit that trained the run (short), with the commits that resumed it, if other."""
     config = read_config(published)
+    if "authors_commit" in config:  # compare_authors.py's run: their code, our tool
+        tool = config.get("tool", {})
+        return (
+            f"their {config['authors_commit'][:7]}, run by our "
+            f"{(tool.get('git_commit') or 'unknown')[:7]}"
+            + (" (uncommitted changes)" if tool.get("git_dirty") else "")
+        )
     commit = config.get("git_commit")
     if not commit:
         return "unknown"
@@ -184,7 +193,6 @@ def write_index(models_dir, profile, specs):
 
 
 def _index_row(spec, published):
-    flagfile = f"flags/{spec.config or spec.name}.cfg"
     stored = read_json(os.path.join(published, METRICS_FILE))
     if stored:
         q, shape = claims.quality(stored["result"]), stored["result"]["preactivation"]
@@ -207,7 +215,7 @@ def _index_row(spec, published):
     )
     return [
         f"`{spec.name}`",
-        f"`{flagfile} --seed={spec.seed}`",
+        f"`{spec.how}`",
         *metrics,
         time_text,
         trained_by(published),

@@ -58,6 +58,11 @@ class Job:
     figures_dir: str = "docs/figures/results"
     command: str = ""
     eval_seed: int = 0
+    # The authors'-code runs (experiments.AUTHORS_RUNS) are published from `authors_runs_dir`
+    # (compare_authors.py's default --out_dir parent) into their budget's models folder and
+    # shown beside ours, by a job whose page has their budget (plan_job), not by a shard.
+    with_authors: bool = False
+    authors_runs_dir: str = "runs"
 
     @functools.cached_property
     def own_specs(self):
@@ -95,6 +100,7 @@ def plan_job(
     results="docs/results.md",
     figures_dir=None,
     command="",
+    authors_runs_dir="runs",
 ):
     """A Job from the command line's values, defaults filled in; a UserError names a bad one.
 
@@ -131,6 +137,8 @@ def plan_job(
         results,
         figures_dir,
         command,
+        with_authors=experiments.AUTHORS_PROFILE in experiments.page_budgets(profile) and not shard,
+        authors_runs_dir=authors_runs_dir,
     )
 
 
@@ -150,11 +158,16 @@ def run_job(job, log=print):
             return Outcome("interrupted")
     else:
         publish_finished(job, num_images, log)
+    publish_authors(job, num_images, log)
     write_index(job, job.profile)
+    if job.with_authors:
+        write_index(job, PROFILES[experiments.AUTHORS_PROFILE])
     if not job.does("evaluate"):
         return Outcome("completed")
     if not job.does("page"):
         evaluate_profile(job, job.profile, job.own_specs, num_images, log)
+        if job.with_authors:
+            evaluate_authors(job, num_images, job.profile.num_samples, False, log)
         write_index(job, job.profile)
         if job.shard:
             log(
@@ -171,7 +184,10 @@ def run_job(job, log=print):
 
 
 def write_index(job, profile):
-    publishing.write_index(job.models_dir(profile.name), profile, experiments.RUNS)
+    specs = experiments.RUNS
+    if job.with_authors and profile.name == experiments.AUTHORS_PROFILE:
+        specs += experiments.AUTHORS_RUNS
+    publishing.write_index(job.models_dir(profile.name), profile, specs)
 
 
 # ---------------------------------------------------------------- training and publishing
@@ -199,6 +215,24 @@ def publish_finished(job, num_images, log=print):
             unfinished.append(spec.name)
     if unfinished:
         log(f"not finished, so not published: {', '.join(unfinished)}")
+
+
+def publish_authors(job, num_images, log=print):
+    """Publish the finished authors'-code runs (compare_authors.py's default run folders)
+    beside ours. They are never trained here: the command that trains one is in the page."""
+    if not job.with_authors:
+        return
+    for spec in experiments.AUTHORS_RUNS:
+        run_dir = os.path.join(job.authors_runs_dir, os.path.basename(spec.run_dir))
+        step = run_state.exported_step(run_dir)
+        if step is None:
+            continue
+        if step != run_state.target_steps(spec, num_images):
+            log(f"{run_dir}: trained for {step} generator steps, not the paper's; not published")
+            continue
+        published = job.published(spec, experiments.AUTHORS_PROFILE)
+        if publishing.publish(run_dir, published):
+            log(f"published {spec.name} (the authors' code) to {published}")
 
 
 def train_missing(job, num_images, log=print):
@@ -280,6 +314,7 @@ class Evaluations:
     classifier: dict
     data_density: float
     num_test_images: int
+    authors: dict = dataclasses.field(default_factory=dict)  # AUTHORS_RUNS evaluated, by name
 
     @property
     def main_runs(self):
@@ -368,6 +403,20 @@ def evaluate_profile(job, profile, specs, num_images, log=print):
     return _evaluate(found, _make_yardstick(job, log), profile, job.eval_seed, False, log)
 
 
+def evaluate_authors(job, num_images, num_samples, with_samples, log=print, yardstick=None):
+    """{name: EvaluatedRun} of the published authors'-code runs, measured like ours."""
+    found = []
+    for spec in experiments.AUTHORS_RUNS:
+        published = job.published(spec, experiments.AUTHORS_PROFILE)
+        if publishing.is_published(published, spec, run_state.target_steps(spec, num_images)):
+            found.append((spec, spec, published))
+    if not found:
+        return {}
+    yardstick = yardstick or _make_yardstick(job, log)
+    profile = dataclasses.replace(job.profile, num_samples=num_samples)
+    return _evaluate(found, yardstick, profile, job.eval_seed, with_samples, log)
+
+
 def main_budget(profile, published_counts, num_runs):
     """The profile whose runs fill the page's tables and figures: `paper` once it has every
     run of the page (the paper's own budget), else the profile the job was run with."""
@@ -398,6 +447,11 @@ def gather_evaluations(job, num_images, log=print):
         name: _evaluate(found, yardstick, PROFILES[name], job.eval_seed, name == main.name, log)
         for name, found in available.items()
     }
+    authors = (
+        evaluate_authors(job, num_images, main.num_samples, True, log, yardstick)
+        if job.with_authors
+        else {}
+    )
     reference = evaluation.reference_row(
         yardstick, main.num_samples, job.eval_seed, job.mnist_dir, job.tfds_data_dir
     )
@@ -409,4 +463,5 @@ def gather_evaluations(job, num_images, log=print):
         yardstick.classifier.info,
         yardstick.data_density,
         len(yardstick.test_features),
+        authors,
     )

@@ -13,10 +13,11 @@ import dataclasses
 import datetime
 import os
 import platform
+import re
 
 import numpy as np
 
-from binarygan_tf import claims, evaluation, files, formatting, plots
+from binarygan_tf import claims, evaluation, experiments, files, formatting, plots
 from binarygan_tf.experiments import PROFILES
 from binarygan_tf.formatting import duration as format_duration
 
@@ -64,13 +65,31 @@ class ClaimRow:
     verdicts: dict  # budget (profile name) -> claims.Verdict
 
 
+AUTHORS_COLUMN = "authors"  # the claims column of the authors' code's runs
+
+
+def _columns(evals):
+    """{column key: evaluated runs}: each budget's runs (ours), then the authors' code's, whose
+    runs are checked on their own, so each column says what one code base gives."""
+    columns = dict(evals.budgets)
+    if getattr(evals, "authors", None):
+        columns[AUTHORS_COLUMN] = evals.authors
+    return columns
+
+
+def column_head(key):
+    if key == AUTHORS_COLUMN:
+        return f"authors' code, {PROFILES[experiments.AUTHORS_PROFILE].budget}"
+    return PROFILES[key].budget
+
+
 def claim_rows(evals, param_counts):
-    """One row per claim measured in at least one budget, its verdict in each budget."""
+    """One row per claim measured in at least one column, its verdict in each column."""
     per_budget = {
         name: claims.check(
             [(r.configuration, r.spec.seed, r.result) for r in runs.values()], param_counts
         )
-        for name, runs in evals.budgets.items()
+        for name, runs in _columns(evals).items()
     }
     rows = []
     for verdicts in zip(*per_budget.values(), strict=True):
@@ -111,6 +130,16 @@ def _in_page_order(evals, runs):
     return [runs[s.name] for s in evals.specs if s.name in runs]
 
 
+def _shown(evals):
+    """The runs of the tables and figures: the main budget's, and the authors' code's when
+    the main budget is theirs (their runs are not put beside another budget's)."""
+    runs = _in_page_order(evals, evals.main_runs)
+    if evals.main.name == experiments.AUTHORS_PROFILE:
+        authors = getattr(evals, "authors", {})
+        runs += [authors[s.name] for s in experiments.AUTHORS_RUNS if s.name in authors]
+    return runs
+
+
 def representatives(evaluated):
     """The lowest-seed run of each configuration (figures show one run per configuration;
     the tables list every seed)."""
@@ -131,7 +160,7 @@ def _samples(run):
 def write_figures(evals, figure_dir):
     """Figures of the page (main budget), into `figure_dir`; returns {key: path}."""
     os.makedirs(figure_dir, exist_ok=True)
-    shown = representatives(_in_page_order(evals, evals.main_runs))
+    shown = representatives(_shown(evals))
     paths = {}
     for run in shown:
         name, label = run.spec.name, run.spec.label
@@ -153,7 +182,11 @@ def write_figures(evals, figure_dir):
         for experiment, neuron in HISTOGRAM
         for run in shown
         if run.configuration.matches(
-            experiment=experiment, arch="mlp", neuron=neuron, objective="wgan-gp"
+            experiment=experiment,
+            arch="mlp",
+            neuron=neuron,
+            objective="wgan-gp",
+            implementation="ours",
         )
     ]
     if series:
@@ -206,6 +239,14 @@ def machine_description():
     )
 
 
+def _authors_commit(authors):
+    """Their repository's commit(s), from publishing.trained_by's "their <commit>, ..."."""
+    commits = sorted(
+        {re.match(r"their (\w+)", run.trained_by).group(1) for run in authors.values()}
+    )
+    return ", ".join(commits)
+
+
 # ---------------------------------------------------------------- the sections
 @dataclasses.dataclass
 class PageContext:
@@ -243,6 +284,23 @@ def setup(ctx):
     missing = [s.name for s in evals.specs if s.name not in evals.main_runs]
     if missing:
         lines.append(f"- Not yet trained at `{evals.main.name}`: {', '.join(missing)}.")
+    authors = getattr(evals, "authors", {})
+    if authors:
+        absent = [s for s in experiments.AUTHORS_RUNS if s.name not in authors]
+        lines.append(
+            "- The authors' own code: "
+            + ", ".join(
+                authors[s.name].spec.label for s in experiments.AUTHORS_RUNS if s.name in authors
+            )
+            + f", trained by `compare_authors.py` from their repository "
+            f"(commit {_authors_commit(authors)}, unmodified)"
+            + (
+                "; not trained yet: " + "; ".join(f"`python {s.how}`" for s in absent)
+                if absent
+                else ""
+            )
+            + "."
+        )
     repeated = [
         run
         for run in representatives(main_runs)
@@ -282,17 +340,24 @@ def setup(ctx):
 
 
 def claims_section(ctx, rows):
-    budgets = list(ctx.evals.budgets)
+    budgets = list(_columns(ctx.evals))
     lines = ["## The paper's claims, checked", ""]
-    if len(budgets) > 1:
+    if len(ctx.evals.budgets) > 1:
         lines += [
             "One column per training budget: a claim that holds only in the longer one "
             "needs the full training.",
             "",
         ]
+    if AUTHORS_COLUMN in budgets:
+        lines += [
+            "The last column checks the same rules on the runs of the authors' own code "
+            "(unmodified, trained by `compare_authors.py`, evaluated exactly as ours); a claim "
+            "needing a configuration they did not run is not measured there.",
+            "",
+        ]
     lines += [
         "| exp. | claim (and the rule applied) | "
-        + " | ".join(PROFILES[b].budget for b in budgets)
+        + " | ".join(column_head(b) for b in budgets)
         + " |",
         "|---|---|" + "---|" * len(budgets),
     ]
@@ -302,6 +367,62 @@ def claims_section(ctx, rows):
         + " |"
         for row in rows
     ]
+    return lines + [""]
+
+
+def authors_section(ctx):
+    """Each authors'-code run beside our run(s) of the same configuration (ours: mean and
+    range over seeds), in the numbers a reader compares first."""
+    authors = getattr(ctx.evals, "authors", {})
+    if not authors:
+        return []
+    ours = [
+        (r.configuration, r.spec.seed, r.result)
+        for r in ctx.evals.budgets.get(experiments.AUTHORS_PROFILE, {}).values()
+    ]
+    measured = claims.Measurements(ours)
+    metrics = (
+        ("FD", claims.frechet_distance, "{:.2f}"),
+        ("recall", claims.recall, "{:.3f}"),
+        ("notch ratio", claims.notch_ratio, "{:.2f}"),
+        ("end mass", claims.end_mass, "{:.3f}"),
+    )
+    lines = [
+        "## Ours beside the authors' code",
+        "",
+        f"Same configuration, same data, same budget ({PROFILES[experiments.AUTHORS_PROFILE].budget}),"
+        " same evaluation; their code is the unmodified repository run by `compare_authors.py` "
+        "(docs/authors_code.md), its generator exported in our contract. Ours: mean over our "
+        "seeds (range in brackets).",
+        "",
+        "| configuration | code | " + " | ".join(name for name, _, _ in metrics) + " |",
+        "|---|---|" + "---|" * len(metrics),
+    ]
+    for spec in experiments.AUTHORS_RUNS:
+        if spec.name not in authors:
+            continue
+        run = authors[spec.name]
+        fields = dict(
+            experiment=spec.experiment,
+            arch=spec.arch,
+            neuron=spec.neuron,
+            objective=spec.objective,
+            follow=spec.follow,
+        )
+        theirs = [formatting.number(metric(run.result), fmt) for _, metric, fmt in metrics]
+        spreads = [measured.spread(metric, **fields) for _, metric, _ in metrics]
+        label = spec.label.replace(", authors' code", "")
+        if spreads[0] is None:
+            ours_cells = ["not trained yet"] + [""] * (len(metrics) - 1)
+        else:
+            ours_cells = [
+                spread.text(fmt).replace("mean ", "").replace("range ", "")
+                for spread, (_, _, fmt) in zip(spreads, metrics, strict=True)
+            ]
+        lines += [
+            f"| {label} | ours | " + " | ".join(ours_cells) + " |",
+            f"| {label} | authors' | " + " | ".join(theirs) + " |",
+        ]
     return lines + [""]
 
 
@@ -320,7 +441,7 @@ def histogram_section(ctx):
 
 def experiment_section(ctx, experiment, title, paper_figures):
     evals = ctx.evals
-    members = [r for r in _in_page_order(evals, evals.main_runs) if r.spec.experiment == experiment]
+    members = [r for r in _shown(evals) if r.spec.experiment == experiment]
     if not members:
         return []
     lines = [f"## {title}", ""]
@@ -364,7 +485,7 @@ def wall_time_section(ctx):
         "| run | generator steps | wall time | s / step | trained by commit |",
         "|---|---|---|---|---|",
     ]
-    for run in _in_page_order(ctx.evals, ctx.evals.main_runs):
+    for run in _shown(ctx.evals):
         t = run.timing
         steps = t.get("steps") or 0
         if t.get("sessions"):
@@ -403,6 +524,7 @@ def write_page(path, evals, command, figure_dir):
         header(ctx),
         setup(ctx),
         claims_section(ctx, rows),
+        authors_section(ctx),
         histogram_section(ctx),
         *(experiment_section(ctx, *experiment) for experiment in EXPERIMENTS),
         wall_time_section(ctx),

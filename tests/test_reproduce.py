@@ -234,6 +234,98 @@ def test_stage_evaluate_publishes_finished_runs_and_trains_nothing(shards):
     assert sorted(os.listdir(runs / "exp1_mlp_sbn" / "checkpoints")) == checkpoints
 
 
+def _fake_authors_run(run_dir, spec, generator_step):
+    """What a finished compare_authors.py run leaves: their generator exported in our
+    contract (untrained here), config.json naming their commit, and its wall time."""
+    from binarygan_tf import export, networks
+
+    os.makedirs(run_dir)
+    generator = networks.build_generator(spec.arch, spec.neuron, "code", seed=3)
+    export.export_generator(
+        generator,
+        str(run_dir / "generator"),
+        metadata=dict(
+            trained_by="authors_code",
+            neuron=spec.neuron,
+            arch=spec.arch,
+            objective=spec.objective,
+            follow="code",
+            seed=0,
+            generator_step=generator_step,
+        ),
+    )
+    publishing.files.atomic_write_json(
+        str(run_dir / "config.json"),
+        {"authors_commit": "6a068a2" + "0" * 33, "tool": {"git_commit": "f" * 40}},
+    )
+    run_state.add_timing(str(run_dir), 12.5)
+
+
+@pytest.mark.slow
+def test_authors_runs_are_published_evaluated_and_shown_beside_ours(merged, monkeypatch):
+    tmp_path, _, _ = merged
+    monkeypatch.setattr(experiments, "AUTHORS_PROFILE", "smoke")  # their budget, on tiny data
+    models = tmp_path / "with_authors"
+    shutil.copytree(tmp_path / "merged" / "smoke", models / "smoke")
+    dbn, sbn, cnn = experiments.AUTHORS_RUNS
+    target = run_state.target_steps(dbn, 160 + 64)  # their 20 epochs of the fake data
+    authors_runs = tmp_path / "authors_runs"
+    _fake_authors_run(authors_runs / "authors_mlp_dbn_wgan-gp", dbn, target)
+    _fake_authors_run(authors_runs / "authors_mlp_sbn_wgan-gp", sbn, target)
+    _fake_authors_run(authors_runs / "authors_cnn_dbn_wgan-gp", cnn, target - 1)  # cut short
+    job = reproduction.plan_job(
+        profile="smoke",
+        only=ONLY,
+        runs_dir=str(tmp_path / "fresh_authors"),
+        models_dir=str(models),
+        stage="page",
+        mnist_dir=str(tmp_path / "mnist"),
+        cache_dir=str(tmp_path / "cache"),
+        results=str(tmp_path / "authors_docs" / "results.md"),
+        command="cmd",
+        authors_runs_dir=str(authors_runs),
+    )
+    assert job.with_authors
+    logged = []
+    outcome = reproduction.run_job(job, log=logged.append)
+    assert outcome.status == "completed"
+    assert any("authors_cnn_dbn_wgan-gp: trained for" in line for line in logged)
+    assert not (models / "smoke" / "authors_exp4_cnn_dbn").exists()
+    published = models / "smoke" / "authors_exp1_mlp_dbn"
+    assert publishing.read_timing(str(published)) == {
+        "wall_seconds": 12.5,
+        "sessions": 1,
+        "steps": target,
+    }
+    readme = (models / "smoke" / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| `authors_exp1_mlp_dbn`"))
+    assert "`compare_authors.py --arch=mlp --neuron=dbn --objective=wgan-gp`" in row
+    assert row.endswith("| their 6a068a2, run by our fffffff |")
+    page = (tmp_path / "authors_docs" / "results.md").read_text()
+    assert "| `smoke` (2 steps) | authors' code, `smoke` (2 steps) |" in page
+    # Exp. I's three claims are checked on their two runs; nothing else is measured there
+    first = next(line for line in page.splitlines() if line.startswith("| I | DBN and SBN"))
+    cells = first.split(" | ")
+    assert "FD DBN mean" in cells[2] and re.match(
+        r"\*\*(holds|does not hold)\*\*: FD DBN \d", cells[3]
+    )
+    iv = next(line for line in page.splitlines() if line.startswith("| IV |"))
+    assert iv.rstrip(" |").endswith("not measured")
+    assert "- The authors' own code: MLP DBN, WGAN-GP, authors' code, MLP SBN, WGAN-GP, " in page
+    assert "(commit 6a068a2" in page and "`python compare_authors.py --arch=cnn" in page
+    ours = next(
+        line for line in page.splitlines() if line.startswith("| MLP DBN, WGAN-GP | ours |")
+    )
+    theirs = next(
+        line for line in page.splitlines() if line.startswith("| MLP DBN, WGAN-GP | authors' |")
+    )
+    fd_ours, fd_theirs = (float(line.split(" | ")[2].split()[0]) for line in (ours, theirs))
+    assert "2 seeds)" in ours and fd_ours > 0 and fd_theirs > 0 and fd_ours != fd_theirs
+    assert "| MLP DBN, WGAN-GP, authors' code |" in page  # its row in Exp. I's table
+    figure = tmp_path / "authors_docs" / "figures" / "results" / "authors_exp1_mlp_dbn.png"
+    assert figure.stat().st_size > 5000
+
+
 # ---------------------------------------------------------------- command-line errors
 def test_unknown_run_name_is_one_line_and_exit_2(tmp_path):
     proc = _reproduce(tmp_path, "--only=exp9_nothing")

@@ -36,6 +36,7 @@ def main():
         cache_dir=FLAGS.cache_dir,
         results=FLAGS.results,
         figures_dir=FLAGS.figures_dir,
+        authors_runs_dir=FLAGS.authors_runs_dir,
         command="python reproduce.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     cli.quiet_tensorflow_import()
