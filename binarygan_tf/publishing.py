@@ -150,6 +150,27 @@ def trained_by(published):
     return text + (f", resumed with {', '.join(later)}" if later else "")
 
 
+def training_time(published):
+    """(wall time text, seconds per generator step text) of a published run.
+
+    A session killed before run_state recorded it (before sessions were timed across cuts)
+    is missing from the sum: the text then says "at least" and how many of the run's
+    sessions (its first plus each resume in config.json) were timed, and gives no per-step
+    figure, rather than pass a partial sum off as the run's time."""
+    timing = read_timing(published)
+    timed = timing.get("sessions", 0)
+    if not timed:
+        return formatting.MISSING, formatting.MISSING
+    trained = 1 + len(read_config(published).get("resumes", []))
+    wall = formatting.duration(timing["wall_seconds"])
+    cut = timing.get("cut_sessions", 0)
+    cut_text = f", {cut} cut off and counted to its last checkpoint" if cut else ""
+    if timed < trained:
+        return f"at least {wall} ({timed} of {trained} sessions timed)", formatting.MISSING
+    per_step = f"{timing['wall_seconds'] / max(timing.get('steps') or 0, 1):.4f}"
+    return f"{wall} ({timed} session{'s' if timed != 1 else ''}{cut_text})", per_step
+
+
 # ---------------------------------------------------------------- the folder's README
 def write_index(models_dir, profile, specs):
     """models/<profile>/README.md: what each published run is, its key metrics, its cost,
@@ -206,13 +227,8 @@ def _index_row(spec, published):
     else:
         metrics = ["not evaluated"] + [""] * 4
     timing = read_timing(published)
-    sessions = timing.get("sessions", 0)
-    time_text = (
-        f"{formatting.duration(timing['wall_seconds'])} ({sessions} session"
-        f"{'s' if sessions != 1 else ''}, {timing.get('steps', 0):,} steps)"
-        if sessions
-        else formatting.MISSING
-    )
+    wall, _ = training_time(published)
+    time_text = f"{wall} ({timing.get('steps', 0):,} steps)" if timing.get("sessions") else wall
     return [
         f"`{spec.name}`",
         f"`{spec.how}`",

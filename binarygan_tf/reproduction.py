@@ -278,8 +278,7 @@ def train_missing(job, num_images, log=print):
         config.overwrite = state == "new" and os.path.exists(config.run_dir)
         start_step = run_state.trained_step(config.run_dir) if config.resume else 0
         keras.backend.clear_session()
-        result = train_lib.run_training(config, log=log)
-        run_state.add_timing(config.run_dir, result.wall_seconds)
+        result = train_lib.run_training(config, log=log)  # times its session (run_state)
         clock.record(config.arch, result.generator_step - start_step, result.wall_seconds)
         if result.status != "completed":
             log(
@@ -300,6 +299,7 @@ class EvaluatedRun:
     result: dict  # evaluation.evaluate_generator's metrics
     timing: dict  # wall_seconds, sessions, steps
     trained_by: str  # the commit that trained it
+    training_time: tuple  # publishing.training_time: (wall time text, s / step text)
     samples: tuple | None = None  # (preactivated, variants) when the page draws its figures
 
 
@@ -386,6 +386,7 @@ def _evaluate(found, yardstick, profile, seed, with_samples, log):
             result,
             publishing.read_timing(published),
             publishing.trained_by(published),
+            publishing.training_time(published),
             samples,
         )
     return runs

@@ -324,8 +324,10 @@ def setup(ctx):
             "configurations differ."
         )
     total_wall = sum(r.timing.get("wall_seconds", 0.0) for r in main_runs)
+    partial = any(r.training_time[0].startswith("at least") for r in main_runs)
     lines += [
-        f"- Training wall time, all {len(main_runs)} runs: {format_duration(total_wall)} (per "
+        f"- Training wall time, all {len(main_runs)} runs: "
+        f"{'at least ' if partial else ''}{format_duration(total_wall)} (per "
         "run below; the runs' own wall clock, where they trained, on machines not reserved "
         "for them: controlled speed figures are in [performance.md](performance.md)).",
         f"- This page was built on: {machine_description()}.",
@@ -486,13 +488,8 @@ def wall_time_section(ctx):
         "|---|---|---|---|---|",
     ]
     for run in _shown(ctx.evals):
-        t = run.timing
-        steps = t.get("steps") or 0
-        if t.get("sessions"):
-            wall = format_duration(t["wall_seconds"])
-            per_step = f"{t['wall_seconds'] / max(steps, 1):.4f}"
-        else:  # trained outside reproduce.py: no clock
-            wall = per_step = formatting.MISSING
+        steps = run.timing.get("steps") or 0
+        wall, per_step = run.training_time
         lines.append(f"| {run.spec.label} | {steps:,} | {wall} | {per_step} | {run.trained_by} |")
     return lines + [""]
 

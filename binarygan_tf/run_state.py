@@ -1,13 +1,16 @@
 """Where one run of the reproduction stands on disk: finished, resumable or new, and its time.
 
-A run directory is a normal `train.py` run (config.json, checkpoints/, generator/); the
-reproduction only adds `reproduce_timing.json`, the wall time summed over the sessions that
-trained it, because a run cut off and resumed has no single clock. Nothing here imports
-TensorFlow, so deciding what is left to do is instant.
+A run directory is a normal `train.py` run (config.json, checkpoints/, generator/) with
+`reproduce_timing.json`, the wall time summed over the sessions that trained it, because a run
+cut off and resumed has no single clock (train_lib opens and closes a session around each
+training; compare_authors.py does the same for the authors' code). The name is historical:
+the reproduction introduced it, every run writes it now. Nothing here imports TensorFlow, so
+deciding what is left to do is instant.
 """
 
 import json
 import os
+import time
 
 from binarygan_tf import files
 from binarygan_tf.contract import METADATA_FILE
@@ -62,7 +65,8 @@ def state(config, num_images):
 
 
 def read_timing(run_dir):
-    """{"wall_seconds", "sessions"} of the run (zeros when the reproduction never timed it)."""
+    """{"wall_seconds", "sessions"} of the run (zeros when the reproduction never timed it),
+    plus "open_session" while a session runs (see begin_session)."""
     path = os.path.join(run_dir, TIMING_FILE)
     if not os.path.isfile(path):
         return {"wall_seconds": 0.0, "sessions": 0}
@@ -70,9 +74,38 @@ def read_timing(run_dir):
         return json.load(f)
 
 
-def add_timing(run_dir, seconds):
-    """Count one more training session of `seconds` wall time."""
+def _write_timing(run_dir, timing):
+    files.atomic_write_json(os.path.join(run_dir, TIMING_FILE), timing)
+
+
+def _last_checkpoint_time(run_dir):
+    """When the run last saved a checkpoint: the mtime of the `checkpoint` state file, which
+    both tf.train.CheckpointManager (ours) and tf.train.Saver (the authors') rewrite on every
+    save; None before the first save."""
+    state = os.path.join(run_dir, files.CHECKPOINT_DIR, "checkpoint")
+    return os.path.getmtime(state) if os.path.isfile(state) else None
+
+
+def begin_session(run_dir):
+    """Mark a training session open, first counting a session that was killed without
+    closing (a machine or session cut off, SIGKILL): its time up to its last checkpoint is the
+    work that survived, and is added with `cut_sessions` incremented, instead of being lost."""
     timing = read_timing(run_dir)
+    cut = timing.pop("open_session", None)
+    if cut is not None:
+        saved = _last_checkpoint_time(run_dir)
+        if saved is not None and saved > cut["started"]:
+            timing["wall_seconds"] += saved - cut["started"]
+            timing["sessions"] += 1
+            timing["cut_sessions"] = timing.get("cut_sessions", 0) + 1
+    timing["open_session"] = {"started": time.time()}
+    _write_timing(run_dir, timing)
+
+
+def end_session(run_dir, seconds):
+    """Close the open session (if any), counting `seconds` of wall time for it."""
+    timing = read_timing(run_dir)
+    timing.pop("open_session", None)
     timing["wall_seconds"] += seconds
     timing["sessions"] += 1
-    files.atomic_write_json(os.path.join(run_dir, TIMING_FILE), timing)
+    _write_timing(run_dir, timing)

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from binarygan_tf import callbacks as cbs
 from binarygan_tf import config as config_lib
-from binarygan_tf import data, export, files, networks, objectives, provenance, seeds
+from binarygan_tf import data, export, files, networks, objectives, provenance, run_state, seeds
 from binarygan_tf.config import TrainConfig  # noqa: F401 - the library's entry type
 from binarygan_tf.errors import TrainingFailed, UserError
 from binarygan_tf.trainer import CriticSchedule
@@ -155,6 +155,9 @@ def run_training(config, log=print):
     images = data.load_training_images(config.mnist_dir, config.tfds_data_dir)
     spe = data.steps_per_epoch(len(images), config.batch_size)
     run_dir = _prepare_run_dir(config)
+    # Wall time summed over the run's sessions, a killed one included up to its last
+    # checkpoint (run_state.begin_session): a resumed run has no single clock.
+    run_state.begin_session(run_dir)
 
     keras.utils.set_random_seed(config.seed)
     _set_precision(config.mixed_precision)
@@ -235,6 +238,7 @@ def run_training(config, log=print):
             f"{stopper.received} received: stopped after generator step {step} and saved a "
             f"checkpoint. Continue with: --resume --out_dir={run_dir}"
         )
+        run_state.end_session(run_dir, wall)
         return TrainResult(run_dir, step, slope, history, wall, "interrupted", None)
 
     gen_path = export.export_generator(
@@ -243,6 +247,7 @@ def run_training(config, log=print):
         metadata=_metadata(config, step, slope),
     )
     log(f"done: {step} generator steps in {wall:.0f} s; generator exported to {gen_path}")
+    run_state.end_session(run_dir, time.time() - start_time)
     return TrainResult(run_dir, step, slope, history, wall, "completed", gen_path)
 
 

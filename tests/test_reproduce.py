@@ -258,7 +258,7 @@ def _fake_authors_run(run_dir, spec, generator_step):
         str(run_dir / "config.json"),
         {"authors_commit": "6a068a2" + "0" * 33, "tool": {"git_commit": "f" * 40}},
     )
-    run_state.add_timing(str(run_dir), 12.5)
+    run_state.end_session(str(run_dir), 12.5)
 
 
 @pytest.mark.slow
@@ -403,6 +403,54 @@ def test_run_state_moves_from_new_to_resume_to_done(tmp_path):
     config.seed = 1
     with pytest.raises(UserError, match=r"another model than its run: seed=0 \(the run has 1\)"):
         publishing.is_published(published, config, 2)
+
+
+def test_a_killed_session_counts_up_to_its_last_checkpoint(tmp_path):
+    run_dir = str(tmp_path / "run")
+    state = tmp_path / "run" / "checkpoints" / "checkpoint"
+    state.parent.mkdir(parents=True)
+    run_state.begin_session(run_dir)
+    started = run_state.read_timing(run_dir)["open_session"]["started"]
+    state.write_text('model_checkpoint_path: "ckpt-500"\n')
+    os.utime(state, (started + 100.0, started + 100.0))  # its last save, 100 s in; then killed
+    run_state.begin_session(run_dir)  # the next session finds it open
+    timing = run_state.read_timing(run_dir)
+    assert timing["wall_seconds"] == pytest.approx(100.0)
+    assert timing["sessions"] == 1 and timing["cut_sessions"] == 1
+    assert timing["open_session"]["started"] >= started
+    os.utime(state, (started, started))  # killed again, this time before any save
+    run_state.begin_session(run_dir)
+    run_state.end_session(run_dir, 50.0)
+    timing = run_state.read_timing(run_dir)
+    assert "open_session" not in timing
+    assert (timing["wall_seconds"], timing["sessions"], timing["cut_sessions"]) == (
+        pytest.approx(150.0),
+        2,
+        1,
+    )
+
+
+def test_training_time_says_at_least_when_a_session_went_untimed(tmp_path):
+    published = tmp_path / "run"
+    published.mkdir()
+    publishing.files.atomic_write_json(
+        str(published / "timing.json"), {"wall_seconds": 128.0, "sessions": 1, "steps": 21860}
+    )
+    publishing.files.atomic_write_json(
+        str(published / "config.json"), {"resumes": [{"generator_step": 20000}]}
+    )
+    assert publishing.training_time(str(published)) == (
+        "at least 2 min 08 s (1 of 2 sessions timed)",
+        "n/a",
+    )
+    publishing.files.atomic_write_json(
+        str(published / "timing.json"),
+        {"wall_seconds": 2186.0, "sessions": 2, "cut_sessions": 1, "steps": 21860},
+    )
+    assert publishing.training_time(str(published)) == (
+        "36 min 26 s (2 sessions, 1 cut off and counted to its last checkpoint)",
+        "0.1000",
+    )
 
 
 def test_shard_split_is_deterministic_covers_everything_once_and_balances_cost():

@@ -273,13 +273,14 @@ def run(config, log=print):
         f"{setup.preset_g}, D {setup.preset_d}, {setup.gan_type}, {setup.optimizer}; output "
         f"of their loop follows"
     )
+    # The same record as our runs' (run_state.TIMING_FILE), so publishing and the results
+    # page show their training time beside ours.
+    run_state.begin_session(run_dir)
     try:
         result = client.run(request, workdir)
     finally:
         os.remove(images_path)
-    # The same record as our runs' (run_state.TIMING_FILE), so publishing and the results
-    # page show their training time beside ours.
-    run_state.add_timing(run_dir, result["wall_seconds"])
+    run_state.end_session(run_dir, result["wall_seconds"])
     if result["status"] == "interrupted":
         log(
             f"{result['signal']} received: their loop stopped after generator step "
