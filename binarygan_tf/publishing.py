@@ -228,7 +228,7 @@ def _index_row(spec, published):
         metrics = ["not evaluated"] + [""] * 4
     timing = read_timing(published)
     wall, _ = training_time(published)
-    time_text = f"{wall} ({timing.get('steps', 0):,} steps)" if timing.get("sessions") else wall
+    time_text = f"{wall}; {timing.get('steps', 0):,} steps" if timing.get("sessions") else wall
     return [
         f"`{spec.name}`",
         f"`{spec.how}`",

@@ -173,7 +173,7 @@ def test_published_run_holds_generator_config_timing_and_metrics(merged):
     rows = [line for line in readme.splitlines() if line.startswith("| `")]
     assert [r.split("`")[1] for r in rows] == [s.name for s in experiments.select_runs(ONLY)]
     seed1 = next(r for r in rows if r.startswith("| `exp1_mlp_dbn_seed1`"))
-    assert "`flags/exp1_mlp_dbn.cfg --seed=1`" in seed1 and "(1 session, 2 steps)" in seed1
+    assert "`flags/exp1_mlp_dbn.cfg --seed=1`" in seed1 and "(1 session); 2 steps" in seed1
     assert re.search(r"\| [0-9a-f]{7}", seed1)
     assert 'signatures["serving_default"](z=' in readme and "python sample.py --generator" in readme
 
