@@ -267,7 +267,9 @@ def test_authors_runs_are_published_evaluated_and_shown_beside_ours(merged, monk
     monkeypatch.setattr(experiments, "AUTHORS_PROFILE", "smoke")  # their budget, on tiny data
     models = tmp_path / "with_authors"
     shutil.copytree(tmp_path / "merged" / "smoke", models / "smoke")
-    dbn, sbn, cnn = experiments.AUTHORS_RUNS
+    by_name = {spec.name: spec for spec in experiments.AUTHORS_RUNS}
+    dbn, sbn = by_name["authors_exp1_mlp_dbn"], by_name["authors_exp1_mlp_sbn"]
+    cnn = by_name["authors_exp4_cnn_dbn"]
     target = run_state.target_steps(dbn, 160 + 64)  # their 20 epochs of the fake data
     authors_runs = tmp_path / "authors_runs"
     _fake_authors_run(authors_runs / "authors_mlp_dbn_wgan-gp", dbn, target)
