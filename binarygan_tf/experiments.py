@@ -81,6 +81,11 @@ class AuthorsRunSpec:
     trained_by: str = "authors_code"  # what their exported generator's binarygan.json says
 
     @property
+    def configuration_label(self):
+        """The label without "authors' code": what configuration it is."""
+        return self.label.removesuffix(", authors' code")
+
+    @property
     def run_dir(self):
         """compare_authors.py's default --out_dir for these flags."""
         return os.path.join("runs", f"authors_{self.arch}_{self.neuron}_{self.objective}")

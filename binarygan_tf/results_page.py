@@ -290,7 +290,7 @@ def setup(ctx):
         lines.append(
             "- The authors' own code: "
             + ", ".join(
-                authors[s.name].spec.label for s in experiments.AUTHORS_RUNS if s.name in authors
+                s.configuration_label for s in experiments.AUTHORS_RUNS if s.name in authors
             )
             + f", trained by `compare_authors.py` from their repository "
             f"(commit {_authors_commit(authors)}, unmodified)"
@@ -413,7 +413,7 @@ def authors_section(ctx):
         )
         theirs = [formatting.number(metric(run.result), fmt) for _, metric, fmt in metrics]
         spreads = [measured.spread(metric, **fields) for _, metric, _ in metrics]
-        label = spec.label.replace(", authors' code", "")
+        label = spec.configuration_label
         if spreads[0] is None:
             ours_cells = ["not trained yet"] + [""] * (len(metrics) - 1)
         else:

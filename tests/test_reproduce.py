@@ -313,7 +313,7 @@ def test_authors_runs_are_published_evaluated_and_shown_beside_ours(merged, monk
     )
     iv = next(line for line in page.splitlines() if line.startswith("| IV |"))
     assert iv.rstrip(" |").endswith("not measured")
-    assert "- The authors' own code: MLP DBN, WGAN-GP, authors' code, MLP SBN, WGAN-GP, " in page
+    assert "- The authors' own code: MLP DBN, WGAN-GP, MLP SBN, WGAN-GP, trained" in page
     assert "(commit 6a068a2" in page and "`python compare_authors.py --arch=cnn" in page
     ours = next(
         line for line in page.splitlines() if line.startswith("| MLP DBN, WGAN-GP | ours |")
