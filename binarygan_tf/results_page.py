@@ -369,6 +369,33 @@ def claims_section(ctx, rows):
         + " |"
         for row in rows
     ]
+    return lines + [""] + _not_holding(ctx, rows)
+
+
+def _not_holding(ctx, rows):
+    """The main budget's claims that do not hold, each with what was checked on our side."""
+    main = ctx.evals.main.name
+    failed = [row for row in rows if row.verdicts[main].holds is False]
+    if not failed:
+        return []
+    authors = AUTHORS_COLUMN in _columns(ctx.evals)
+    lines = [
+        f"Claims that do not hold at `{main}`, and what rules out a defect on our side:",
+        "",
+    ]
+    for row in failed:
+        verdict = row.verdicts[main]
+        mirror = row.verdicts.get(AUTHORS_COLUMN) if authors else None
+        theirs = (
+            f" On the authors' own code: {_verdict_cell(mirror)}."
+            if mirror is not None and mirror.holds is not None
+            else ""
+        )
+        lines.append(
+            f"- Exp. {row.experiment}, {row.claim}: {verdict.evidence}."
+            + (f" Checked: {verdict.checked}." if verdict.checked else "")
+            + theirs
+        )
     return lines + [""]
 
 

@@ -1,6 +1,7 @@
 """reproduce.py end to end on tiny data (smoke profile): shards, publishing, the merged page,
 reuse; and the pieces it is built from (run registry, run state, shard split, claims)."""
 
+import dataclasses
 import os
 import re
 import shutil
@@ -524,8 +525,9 @@ class _Run:
 
 
 class _Evaluations:
-    def __init__(self, budgets):
-        self.budgets = budgets
+    def __init__(self, budgets, authors=None):
+        self.budgets, self.authors = budgets, authors or {}
+        self.main = experiments.PROFILES["paper"]
 
 
 def test_page_puts_the_budgets_side_by_side():
@@ -556,6 +558,39 @@ def test_page_puts_the_budgets_side_by_side():
     )
     iv = next(line for line in lines if line.startswith("| IV |"))
     assert iv.split(" | ")[2] == "not measured"
+    # a claim failing at the main budget is listed with what was checked on our side
+    failing = [line for line in lines if line.startswith("- Exp. ")]
+    assert len(failing) == 2 and all(line.startswith("- Exp. I, DBN") for line in failing)
+    assert "Checked: a training step of ours matches the authors' code's" in failing[0]
+    assert "tests/test_parity_tf1.py" in failing[0] and "authors' own code" not in failing[0]
+
+
+def test_a_claim_failing_in_both_codes_says_so():
+    ours = {
+        "a": _Run("a", DBN, 0, _result(20.0)),
+        "w": _Run("w", Configuration("III", "mlp", "dbn", "wgan", "code"), 0, _result(60.0)),
+    }
+    theirs = {
+        name: _Run(name, dataclasses.replace(run.configuration, implementation="authors"), 0, r)
+        for name, run, r in (
+            ("A", ours["a"], _result(21.0)),
+            ("W", ours["w"], _result(58.0)),
+        )
+    }
+    evals = _Evaluations({"paper": ours}, authors=theirs)
+    rows = results_page.claim_rows(evals, COUNTS)
+    ctx = results_page.PageContext(evals, {}, ".", COUNTS, "cmd")
+    lines = results_page.claims_section(ctx, rows)
+    assert (
+        "| exp. | claim (and the rule applied) | `paper` (20 epochs) | authors' code, `paper` (20 epochs) |"
+        in lines
+    )
+    (wgan,) = [line for line in lines if line.startswith("- Exp. III")]
+    assert "FD WGAN 60.00, WGAN-GP 20.00 (factor 3.00)" in wgan
+    assert "MLP DBN under WGAN, with their TF1 RMSProp" in wgan
+    assert wgan.endswith(
+        "On the authors' own code: **does not hold**: FD WGAN 58.00, WGAN-GP 21.00 (factor 2.76)."
+    )
 
 
 def test_main_budget_is_paper_once_it_has_every_run():
