@@ -203,6 +203,12 @@ def write_figures(evals, figure_dir):
                 [(run.spec.label, _samples(run)[1]) for run in members],
                 f"Exp. {experiment}: 8x8 samples per model",
             )
+    # The folder is the page's own: a figure of a run no longer shown would outlive its page.
+    written = {os.path.abspath(path) for path in paths.values()}
+    for name in os.listdir(figure_dir):
+        path = os.path.abspath(os.path.join(figure_dir, name))
+        if name.endswith(".png") and path not in written:
+            os.remove(path)
     return paths
 
 
