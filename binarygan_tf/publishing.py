@@ -199,6 +199,7 @@ def write_index(models_dir, profile, specs):
         "",
         "```python",
         "import tensorflow as tf",
+        "",  # as ruff format has it: .ci/run checks the Python blocks of committed markdown
         f'generator = tf.saved_model.load("{example}/generator")',
         'out = generator.signatures["serving_default"](z=tf.random.normal([64, 128]))',
         'samples = out["samples"]  # [64, 28, 28, 1], exactly 0/1 (real-valued: in (0, 1))',

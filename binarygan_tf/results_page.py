@@ -295,7 +295,7 @@ def setup(ctx):
         absent = [s for s in experiments.AUTHORS_RUNS if s.name not in authors]
         lines.append(
             "- The authors' own code: "
-            + ", ".join(
+            + "; ".join(
                 s.configuration_label for s in experiments.AUTHORS_RUNS if s.name in authors
             )
             + f", trained by `compare_authors.py` from their repository "

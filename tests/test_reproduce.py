@@ -177,6 +177,14 @@ def test_published_run_holds_generator_config_timing_and_metrics(merged):
     assert "`flags/exp1_mlp_dbn.cfg --seed=1`" in seed1 and "(1 session); 2 steps" in seed1
     assert re.search(r"\| [0-9a-f]{7}", seed1)
     assert 'signatures["serving_default"](z=' in readme and "python sample.py --generator" in readme
+    # committed as models/<profile>/README.md, whose Python block .ci/run's `ruff format` checks
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--diff", "README.md"],
+        cwd=tmp_path / "merged" / "smoke",
+        capture_output=True,
+        text=True,
+    )
+    assert ruff.returncode == 0, ruff.stdout + ruff.stderr
 
 
 @pytest.mark.slow
@@ -317,7 +325,7 @@ def test_authors_runs_are_published_evaluated_and_shown_beside_ours(merged, monk
     )
     iv = next(line for line in page.splitlines() if line.startswith("| IV |"))
     assert iv.rstrip(" |").endswith("not measured")
-    assert "- The authors' own code: MLP DBN, WGAN-GP, MLP SBN, WGAN-GP, trained" in page
+    assert "- The authors' own code: MLP DBN, WGAN-GP; MLP SBN, WGAN-GP, trained" in page
     assert "(commit 6a068a2" in page and "`python compare_authors.py --arch=cnn" in page
     ours = next(
         line for line in page.splitlines() if line.startswith("| MLP DBN, WGAN-GP | ours |")
