@@ -198,9 +198,12 @@ def write_index(models_dir, profile, specs):
         "## Load and sample",
         "",
         "```python",
+        # As ruff format has it, whatever the path's length (.ci/run checks the Python blocks
+        # of committed markdown): a blank line after the import, the path on a line of its own.
         "import tensorflow as tf",
-        "",  # as ruff format has it: .ci/run checks the Python blocks of committed markdown
-        f'generator = tf.saved_model.load("{example}/generator")',
+        "",
+        f'path = "{example}/generator"',
+        "generator = tf.saved_model.load(path)",
         'out = generator.signatures["serving_default"](z=tf.random.normal([64, 128]))',
         'samples = out["samples"]  # [64, 28, 28, 1], exactly 0/1 (real-valued: in (0, 1))',
         "```",
