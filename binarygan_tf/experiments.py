@@ -78,6 +78,7 @@ class AuthorsRunSpec:
     follow: str = "code"  # their code is the code
     epochs: int = 20  # their config.py num_epoch=20
     batch_size: int = 64  # their config.py batch_size=64
+    max_steps: int | None = None  # the whole budget (run_state.target_steps reads it)
     trained_by: str = "authors_code"  # what their exported generator's binarygan.json says
 
     @property
@@ -96,10 +97,6 @@ class AuthorsRunSpec:
             f"compare_authors.py --arch={self.arch} --neuron={self.neuron} "
             f"--objective={self.objective}"
         )
-
-    @property
-    def max_steps(self):
-        return None
 
 
 # Exp. I's two neurons (the paper's central comparison), the MLP DBN under WGAN (whether

@@ -72,7 +72,7 @@ def _columns(evals):
     """{column key: evaluated runs}: each budget's runs (ours), then the authors' code's, whose
     runs are checked on their own, so each column says what one code base gives."""
     columns = dict(evals.budgets)
-    if getattr(evals, "authors", None):
+    if evals.authors:
         columns[AUTHORS_COLUMN] = evals.authors
     return columns
 
@@ -135,7 +135,7 @@ def _shown(evals):
     the main budget is theirs (their runs are not put beside another budget's)."""
     runs = _in_page_order(evals, evals.main_runs)
     if evals.main.name == experiments.AUTHORS_PROFILE:
-        authors = getattr(evals, "authors", {})
+        authors = evals.authors
         runs += [authors[s.name] for s in experiments.AUTHORS_RUNS if s.name in authors]
     return runs
 
@@ -290,7 +290,7 @@ def setup(ctx):
     missing = [s.name for s in evals.specs if s.name not in evals.main_runs]
     if missing:
         lines.append(f"- Not yet trained at `{evals.main.name}`: {', '.join(missing)}.")
-    authors = getattr(evals, "authors", {})
+    authors = evals.authors
     if authors:
         absent = [s for s in experiments.AUTHORS_RUNS if s.name not in authors]
         lines.append(
@@ -408,7 +408,7 @@ def _not_holding(ctx, rows):
 def authors_section(ctx):
     """Each authors'-code run beside our run(s) of the same configuration (ours: mean and
     range over seeds), in the numbers a reader compares first."""
-    authors = getattr(ctx.evals, "authors", {})
+    authors = ctx.evals.authors
     if not authors:
         return []
     ours = [
