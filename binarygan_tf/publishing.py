@@ -56,7 +56,7 @@ def read_json(path, default=None):
         return json.load(f)
 
 
-def is_published(published, config, target):
+def is_published(published, config, target, trained_by=None):
     """Whether `published` holds the finished generator of the run `config` describes.
 
     False when it holds none. A generator of another model (neuron, network, objective,
@@ -71,9 +71,9 @@ def is_published(published, config, target):
         objective=config.objective,
         follow=config.follow,
         seed=config.seed,
+        # Our generators carry no trained_by; the authors' code's say "authors_code".
+        trained_by=trained_by,
     )
-    # Our generators carry no trained_by; the authors' code's say "authors_code".
-    expected["trained_by"] = getattr(config, "trained_by", None)
     stored = dict(metadata, follow=metadata.get("follow", metadata.get("bn_mode")))
     wrong = [
         f"{name}={stored.get(name)} (the run has {value})"
@@ -124,6 +124,12 @@ def read_timing(published):
 
 def read_config(published):
     return read_json(os.path.join(published, CONFIG_FILE), {})
+
+
+def authors_commit(published):
+    """The authors' repository commit (short) a compare_authors.py run trained, else None."""
+    commit = read_config(published).get("authors_commit")
+    return commit[:7] if commit else None
 
 
 def trained_by(published):

@@ -301,6 +301,7 @@ class EvaluatedRun:
     trained_by: str  # the commit that trained it
     training_time: tuple  # publishing.training_time: (wall time text, s / step text)
     samples: tuple | None = None  # (preactivated, variants) when the page draws its figures
+    authors_commit: str | None = None  # their repository's commit, for the authors' code's runs
 
 
 @dataclasses.dataclass
@@ -388,6 +389,7 @@ def _evaluate(found, yardstick, profile, seed, with_samples, log):
             publishing.trained_by(published),
             publishing.training_time(published),
             samples,
+            publishing.authors_commit(published),
         )
     return runs
 
@@ -409,7 +411,8 @@ def evaluate_authors(job, num_images, num_samples, with_samples, log=print, yard
     found = []
     for spec in experiments.AUTHORS_RUNS:
         published = job.published(spec, experiments.AUTHORS_PROFILE)
-        if publishing.is_published(published, spec, run_state.target_steps(spec, num_images)):
+        target = run_state.target_steps(spec, num_images)
+        if publishing.is_published(published, spec, target, trained_by=spec.trained_by):
             found.append((spec, spec, published))
     if not found:
         return {}

@@ -13,7 +13,6 @@ import dataclasses
 import datetime
 import os
 import platform
-import re
 
 import numpy as np
 
@@ -246,11 +245,8 @@ def machine_description():
 
 
 def _authors_commit(authors):
-    """Their repository's commit(s), from publishing.trained_by's "their <commit>, ..."."""
-    commits = sorted(
-        {re.match(r"their (\w+)", run.trained_by).group(1) for run in authors.values()}
-    )
-    return ", ".join(commits)
+    """Their repository's commit(s) the runs shown were trained with."""
+    return ", ".join(sorted({run.authors_commit or "unknown" for run in authors.values()}))
 
 
 # ---------------------------------------------------------------- the sections
