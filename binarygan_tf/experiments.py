@@ -183,16 +183,17 @@ def page_budgets(profile):
     return PAGE_BUDGETS if profile.name in PAGE_BUDGETS else (profile.name,)
 
 
-def run_config(spec, profile, runs_dir, mnist_dir=None, tfds_data_dir=None):
+def run_config(spec, profile, runs_dir, mnist_dir=None, tfds_data_dir=None, progress="line"):
     """The TrainConfig of one run in one profile (resume/overwrite decided by `run_state`):
     its flagfile read by absl exactly as `train.py --flagfile` reads it, then the profile's
-    budget and the run's seed and folder."""
+    budget and the run's seed and folder. Progress is one line per epoch by default: a job of
+    hours is mostly read from its log file."""
     return config.from_flagfile(
         spec.flagfile,
         seed=spec.seed,
         epochs=profile.epochs,
         max_steps=profile.max_steps,
-        progress="line",
+        progress=progress,
         out_dir=os.path.join(runs_dir, spec.name),
         mnist_dir=mnist_dir,
         tfds_data_dir=tfds_data_dir,

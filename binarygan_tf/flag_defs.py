@@ -280,6 +280,16 @@ def define_reproduce_flags(flag_values=flags.FLAGS):
     _define(
         flag_values,
         "output",
+        "enum",
+        "progress",
+        "line",
+        "Each run's progress: one line per epoch (for the log file a long job is read "
+        "from), a live bar, or none; auto = bar on a terminal, line otherwise.",
+        enum_values=list(PROGRESS_MODES),
+    )
+    _define(
+        flag_values,
+        "output",
         "string",
         "figures_dir",
         None,

@@ -63,6 +63,7 @@ class Job:
     # shown beside ours, by a job whose page has their budget (plan_job), not by a shard.
     with_authors: bool = False
     authors_runs_dir: str = "runs"
+    progress_mode: str = "line"  # each run's TrainConfig.progress
 
     @functools.cached_property
     def own_specs(self):
@@ -101,6 +102,7 @@ def plan_job(
     figures_dir=None,
     command="",
     authors_runs_dir="runs",
+    progress_mode="line",
 ):
     """A Job from the command line's values, defaults filled in; a UserError names a bad one.
 
@@ -139,6 +141,7 @@ def plan_job(
         command,
         with_authors=experiments.AUTHORS_PROFILE in experiments.page_budgets(profile) and not shard,
         authors_runs_dir=authors_runs_dir,
+        progress_mode=progress_mode,
     )
 
 
@@ -193,7 +196,10 @@ def write_index(job, profile):
 # ---------------------------------------------------------------- training and publishing
 def _configs(job, specs):
     return [
-        run_config(s, job.profile, job.runs_dir, job.mnist_dir, job.tfds_data_dir) for s in specs
+        run_config(
+            s, job.profile, job.runs_dir, job.mnist_dir, job.tfds_data_dir, job.progress_mode
+        )
+        for s in specs
     ]
 
 

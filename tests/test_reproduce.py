@@ -367,6 +367,16 @@ def test_bad_shard_is_one_line_and_exit_2(tmp_path, flag, message):
     assert "Traceback" not in proc.stderr and not (tmp_path / "runs").exists()
 
 
+def test_progress_flag_reaches_every_run_and_a_bad_one_is_one_line(tmp_path):
+    proc = _reproduce(tmp_path, "--progress=loud")
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2 and len(errors) == 1 and "progress" in errors[0], proc.stderr
+    job = reproduction.plan_job(profile="smoke", runs_dir=str(tmp_path), progress_mode="off")
+    assert {c.progress for c in reproduction._configs(job, job.specs)} == {"off"}
+    default = reproduction.plan_job(profile="smoke", runs_dir=str(tmp_path))
+    assert {c.progress for c in reproduction._configs(default, default.specs)} == {"line"}
+
+
 # ---------------------------------------------------------------- the pieces
 def test_run_registry_gives_the_paper_configurations_and_seed_repeats(tmp_path):
     profile = experiments.PROFILES["paper"]

@@ -37,6 +37,7 @@ def main():
         results=FLAGS.results,
         figures_dir=FLAGS.figures_dir,
         authors_runs_dir=FLAGS.authors_runs_dir,
+        progress_mode=FLAGS.progress,
         command="python reproduce.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     cli.quiet_tensorflow_import()
