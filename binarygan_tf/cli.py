@@ -111,6 +111,19 @@ def grouped_help(program, flag_values=flags.FLAGS, doc=""):
     return "\n".join(lines)
 
 
+def _unreadable_flagfile(argv, error):
+    """absl's "ERROR:: Unable to open flagfile: [Errno 2] ..." as a sentence naming the file
+    and, since a mistyped experiment name is the usual cause, the paper's flagfiles."""
+    from binarygan_tf import config
+
+    named = [a.split("=", 1)[1] for a in argv[1:] if re.match(r"--?flagfile=", a)]
+    missing = [path for path in named if not os.path.isfile(path)]
+    what = f"cannot read flagfile {missing[0]}" if missing else str(error).removeprefix("ERROR:: ")
+    names = config.experiment_names()
+    hint = f" The paper's experiments: flags/{{{','.join(names)}}}.cfg." if names else ""
+    return what + "." + hint
+
+
 def parse_flags(argv, flag_values=flags.FLAGS, doc=""):
     """Parse `argv` into `flag_values`, or print help / one error line and exit."""
     program = os.path.basename(argv[0])
@@ -120,6 +133,9 @@ def parse_flags(argv, flag_values=flags.FLAGS, doc=""):
         sys.exit(0)
     try:
         rest = flag_values(argv)
+    except flags.CantOpenFlagFileError as e:
+        print(f"error: {_unreadable_flagfile(argv, e)}", file=sys.stderr)
+        sys.exit(2)
     except flags.Error as e:
         print(f"error: {e}. See --help for the flags.", file=sys.stderr)
         sys.exit(2)

@@ -33,6 +33,7 @@ BAD_ARGS = [
     (["--slope_annealing_rate=-1.1"], "slope_annealing_rate"),
     (["--resume"], "no checkpoint"),
     (["--bogus_flag=1"], "bogus_flag"),
+    (["--flagfile=flags/exp1_mlp_dnb.cfg"], "cannot read flagfile flags/exp1_mlp_dnb.cfg. The "),
 ]
 
 
