@@ -10,31 +10,34 @@ import keras
 import tensorflow as tf
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# What a run's training executes, relative to the checkout's top: an edit here makes the
+# recorded commit an incomplete description of the run. Edits elsewhere (docs/, models/, a
+# results page written while a run trains) do not, so they do not mark a run "dirty".
+CODE_PATHS = ("binarygan_tf", "flags", "*.py", "pyproject.toml", "requirements.txt")
+
+
+def _git(args, cwd):
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True, timeout=10
+    ).stdout
+
+
+def has_code_changes(checkout):
+    """Whether tracked files under CODE_PATHS of the git checkout `checkout` differ from HEAD."""
+    top = _git(["rev-parse", "--show-toplevel"], checkout).strip()
+    status = _git(["status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS], top)
+    return bool(status.strip())
 
 
 @functools.cache
 def code_version():
     """{"git_commit", "git_dirty", "tensorflow", "keras"}; the git fields are None outside a
-    git checkout (an installed wheel)."""
+    git checkout (an installed wheel). `git_dirty`: the code had uncommitted edits
+    (`has_code_changes`)."""
     commit = dirty = None
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=_PACKAGE_DIR,
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=_PACKAGE_DIR,
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout
-        dirty = bool(status.strip())
+        commit = _git(["rev-parse", "HEAD"], _PACKAGE_DIR).strip()
+        dirty = has_code_changes(_PACKAGE_DIR)
     except (OSError, subprocess.SubprocessError):
         pass
     return {
