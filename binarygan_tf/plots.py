@@ -108,3 +108,33 @@ def preactivation_histograms(path, series, title="Histogram of preactivated outp
     ax.set_title(title, fontsize=11)
     ax.legend(fontsize=8, loc="upper center")
     return _save(fig, path)
+
+
+def loss_curves(path, panels, title):
+    """One panel per configuration: the critic's negated loss (WGAN: its estimate of the
+    Wasserstein distance; WGAN-GP: minus the penalty too) per epoch, ours beside theirs.
+    `panels` is [(title, [(label, steps, values, theirs)])]; log scale, because the first
+    epoch's 100-critic warm-up starts ten times higher than where training settles."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
+    for ax, (panel_title, curves) in zip(axes[0], panels):
+        ours = 0
+        for label, steps, values, theirs in curves:
+            colour = COLOURS[1] if theirs else COLOURS[(0, 6, 3, 5)[ours % 4]]
+            ours += not theirs
+            values = np.asarray(values, dtype=float)
+            ax.plot(
+                steps,
+                np.where(values > 0, values, np.nan),
+                color=colour,
+                linewidth=1.6 if theirs else 1.1,
+                linestyle="-" if theirs else "--",
+                marker=".",
+                label=label,
+            )
+        ax.set_yscale("log")
+        ax.set_xlabel("generator step")
+        ax.set_title(panel_title, fontsize=10)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("critic loss, negated (epoch mean)")
+    fig.suptitle(title, fontsize=11)
+    return _save(fig, path)

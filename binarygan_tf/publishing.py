@@ -7,6 +7,8 @@ as
     generator/     the exported SavedModel and its binarygan.json (export.py's contract)
     config.json    every setting of the run and the git commit that trained it
     timing.json    wall seconds, training sessions and generator steps
+    losses.csv     the epoch means of the critic's and the generator's losses (the training
+                   curve the page draws beside the authors' code's)
     metrics.json   the evaluation and the key it is valid for (reproduction.evaluate_run)
 
 and `models/<profile>/README.md` lists them. A published generator at the profile's target
@@ -15,7 +17,9 @@ again, so a clone rebuilds the results page from `models/` in minutes, and the m
 job array merge their work by copying their `models/<profile>/*` folders together.
 """
 
+import csv
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -27,6 +31,7 @@ GENERATOR_DIR = run_state.GENERATOR_DIR
 CONFIG_FILE = "config.json"
 TIMING_FILE = "timing.json"
 METRICS_FILE = "metrics.json"
+LOSSES_FILE = "losses.csv"
 INDEX_FILE = "README.md"
 
 
@@ -101,21 +106,54 @@ def publish(run_dir, published):
     sees the old publication or the new one. Its metrics.json is kept: its key names the
     generator it measured, so it is reused only if the generator is unchanged."""
     timing = dict(run_state.read_timing(run_dir), steps=run_state.exported_step(run_dir))
+    losses = _losses_csv(run_state.loss_curve(run_dir))
     source_digest = generator_digest(os.path.join(run_dir, GENERATOR_DIR))
     if (
         os.path.isdir(generator_dir(published))
         and generator_digest(generator_dir(published)) == source_digest
         and read_json(os.path.join(published, TIMING_FILE)) == timing
+        and _read_text(os.path.join(published, LOSSES_FILE)) == losses
     ):
         return False
     with files.atomic_directory(published) as tmp:
         shutil.copytree(os.path.join(run_dir, GENERATOR_DIR), generator_dir(tmp))
         shutil.copy2(os.path.join(run_dir, CONFIG_FILE), os.path.join(tmp, CONFIG_FILE))
         files.atomic_write_json(os.path.join(tmp, TIMING_FILE), timing)
+        if losses is not None:
+            with open(os.path.join(tmp, LOSSES_FILE), "w", newline="") as f:
+                f.write(losses)
         metrics = os.path.join(published, METRICS_FILE)
         if os.path.isfile(metrics):
             shutil.copy2(metrics, os.path.join(tmp, METRICS_FILE))
     return True
+
+
+def _losses_csv(curve):
+    if not curve:
+        return None
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["generator_step", "d_loss", "g_loss"])
+    writer.writerows((step, f"{d:.6g}", f"{g:.6g}") for step, d, g in curve)
+    return out.getvalue()
+
+
+def _read_text(path):
+    if not os.path.isfile(path):
+        return None
+    with open(path, newline="") as f:
+        return f.read()
+
+
+def read_losses(published):
+    """[(generator_step, d_loss, g_loss)] of a published run, or [] if it has none."""
+    text = _read_text(os.path.join(published, LOSSES_FILE))
+    if text is None:
+        return []
+    return [
+        (int(row["generator_step"]), float(row["d_loss"]), float(row["g_loss"]))
+        for row in csv.DictReader(io.StringIO(text))
+    ]
 
 
 def read_timing(published):

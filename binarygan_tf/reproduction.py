@@ -308,6 +308,7 @@ class EvaluatedRun:
     training_time: tuple  # publishing.training_time: (wall time text, s / step text)
     samples: tuple | None = None  # (preactivated, variants) when the page draws its figures
     authors_commit: str | None = None  # their repository's commit, for the authors' code's runs
+    losses: list = dataclasses.field(default_factory=list)  # publishing.read_losses
 
 
 @dataclasses.dataclass
@@ -396,6 +397,7 @@ def _evaluate(found, yardstick, profile, seed, with_samples, log):
             publishing.training_time(published),
             samples,
             publishing.authors_commit(published),
+            publishing.read_losses(published),
         )
     return runs
 

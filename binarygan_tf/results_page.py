@@ -202,6 +202,13 @@ def write_figures(evals, figure_dir):
                 [(run.spec.label, _samples(run)[1]) for run in members],
                 f"Exp. {experiment}: 8x8 samples per model",
             )
+    panels = loss_curve_panels(evals)
+    if panels:
+        paths["loss_curves"] = plots.loss_curves(
+            os.path.join(figure_dir, "loss_curves_authors.png"),
+            panels,
+            "Training beside the authors' code, same configuration and budget",
+        )
     # The folder is the page's own: a figure of a run no longer shown would outlive its page.
     written = {os.path.abspath(path) for path in paths.values()}
     for name in os.listdir(figure_dir):
@@ -209,6 +216,30 @@ def write_figures(evals, figure_dir):
         if name.endswith(".png") and path not in written:
             os.remove(path)
     return paths
+
+
+def loss_curve_panels(evals):
+    """[(configuration, [(label, steps, -d_loss, theirs)])] for each authors'-code run with
+    a published loss curve, with every seed of ours of its configuration at its budget."""
+    ours = evals.budgets.get(experiments.AUTHORS_PROFILE, {}).values()
+    panels = []
+    for spec in experiments.AUTHORS_RUNS:
+        run = evals.authors.get(spec.name)
+        if run is None or not run.losses:
+            continue
+        fields = dict(arch=spec.arch, neuron=spec.neuron, objective=spec.objective)
+        curves = [
+            (f"ours, seed {r.spec.seed}", *_negated_critic_loss(r.losses), False)
+            for r in sorted(ours, key=lambda r: r.spec.seed)
+            if r.losses and r.configuration.matches(experiment=spec.experiment, **fields)
+        ]
+        curves.append(("authors' code", *_negated_critic_loss(run.losses), True))
+        panels.append((spec.configuration_label, curves))
+    return panels
+
+
+def _negated_critic_loss(losses):
+    return [step for step, _, _ in losses], [-d for _, d, _ in losses]
 
 
 def parameter_counts():
@@ -453,6 +484,16 @@ def authors_section(ctx):
         lines += [
             f"| {label} | ours | " + " | ".join(ours_cells) + " |",
             f"| {label} | authors' | " + " | ".join(theirs) + " |",
+        ]
+    if "loss_curves" in ctx.figures:
+        lines += [
+            "",
+            "How they trained: the critic's loss, negated, as the mean of each epoch (under WGAN "
+            "the critic's estimate of the Wasserstein distance; under WGAN-GP minus the "
+            "penalty), ours per seed (dashed) and theirs (solid; their `logs/batch.log`, the "
+            "loss fetched with each generator update).",
+            "",
+            f"![loss curves]({ctx.link('loss_curves')})",
         ]
     return lines + [""]
 

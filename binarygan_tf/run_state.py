@@ -8,6 +8,7 @@ the reproduction introduced it, every run writes it now. Nothing here imports Te
 deciding what is left to do is instant.
 """
 
+import csv
 import json
 import os
 import time
@@ -18,6 +19,8 @@ from binarygan_tf.errors import UserError
 
 TIMING_FILE = "reproduce_timing.json"
 GENERATOR_DIR = "generator"
+TRAINING_LOG = os.path.join("logs", "training_log.csv")  # ours: one row per epoch
+AUTHORS_BATCH_LOG = os.path.join("logs", "batch.log")  # their code's: one row per generator step
 
 
 def target_steps(config, num_images):
@@ -109,3 +112,40 @@ def end_session(run_dir, seconds):
     timing["wall_seconds"] += seconds
     timing["sessions"] += 1
     _write_timing(run_dir, timing)
+
+
+def loss_curve(run_dir):
+    """[(generator_step, d_loss, g_loss)] per epoch, in step order, or [] without a log.
+
+    Ours: logs/training_log.csv's epoch means (an older run's file has Keras' CSVLogger
+    columns; a resumed one may hold a row where a session was cut off mid-epoch). The
+    authors' code: their logs/batch.log, one row per generator step (`epoch, batch, time,
+    negative_critic_loss, g_loss`, the losses fetched with the generator update), averaged
+    per epoch, so both curves are epoch means of the same two losses."""
+    ours = os.path.join(run_dir, TRAINING_LOG)
+    if os.path.isfile(ours):
+        with open(ours, newline="") as f:
+            by_step = {
+                int(float(row["generator_step"])): (float(row["d_loss"]), float(row["g_loss"]))
+                for row in csv.DictReader(f)
+                if row.get("generator_step") not in (None, "", "NA")
+            }
+        return [(step, *by_step[step]) for step in sorted(by_step)]
+    theirs = os.path.join(run_dir, AUTHORS_BATCH_LOG)
+    if not os.path.isfile(theirs):
+        return []
+    epochs = {}
+    with open(theirs) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            epoch, _, _, negative_critic_loss, g_loss = (float(x) for x in line.split(","))
+            epochs.setdefault(int(epoch), []).append((-negative_critic_loss, g_loss))
+    curve, step = [], 0
+    for epoch in sorted(epochs):
+        rows = epochs[epoch]
+        step += len(rows)
+        curve.append(
+            (step, sum(r[0] for r in rows) / len(rows), sum(r[1] for r in rows) / len(rows))
+        )
+    return curve

@@ -268,6 +268,12 @@ def _fake_authors_run(run_dir, spec, generator_step):
         {"authors_commit": "6a068a2" + "0" * 33, "tool": {"git_commit": "f" * 40}},
     )
     run_state.end_session(str(run_dir), 12.5)
+    # their per-generator-step log: two epochs of two steps
+    (run_dir / "logs").mkdir()
+    (run_dir / "logs" / "batch.log").write_text(
+        "# epoch, batch, time, negative_critic_loss, g_loss\n"
+        "0, 0, 1.0, 2.0, 0.5\n0, 1, 1.0, 4.0, 0.7\n1, 0, 1.0, 0.5, 0.1\n1, 1, 1.0, 0.25, 0.3\n"
+    )
 
 
 @pytest.mark.slow
@@ -311,6 +317,10 @@ def test_authors_runs_are_published_evaluated_and_shown_beside_ours(merged, monk
         "sessions": 1,
         "steps": target,
     }
+    assert publishing.read_losses(str(published)) == [
+        (2, pytest.approx(-3.0), pytest.approx(0.6)),
+        (4, pytest.approx(-0.375), pytest.approx(0.2)),
+    ]
     readme = (models / "smoke" / "README.md").read_text()
     row = next(line for line in readme.splitlines() if line.startswith("| `authors_exp1_mlp_dbn`"))
     assert "`compare_authors.py --arch=mlp --neuron=dbn --objective=wgan-gp`" in row
@@ -338,6 +348,9 @@ def test_authors_runs_are_published_evaluated_and_shown_beside_ours(merged, monk
     assert "| MLP DBN, WGAN-GP, authors' code |" in page  # its row in Exp. I's table
     assert (figures / "authors_exp1_mlp_dbn.png").stat().st_size > 5000
     assert not (figures / "exp9_gone.png").exists()
+    # their loss curve beside ours, for the configurations both trained
+    assert (figures / "loss_curves_authors.png").is_file()
+    assert "![loss curves](figures/results/loss_curves_authors.png)" in page
 
 
 # ---------------------------------------------------------------- command-line errors
@@ -399,6 +412,31 @@ def test_run_registry_gives_the_paper_configurations_and_seed_repeats(tmp_path):
     assert wgan == ["exp3_mlp_dbn_wgan", "exp3_mlp_dbn_wgan_seed1"]
     assert [configs[n].seed for n in wgan] == [0, 1]
     assert len(set(facts.values())) == 11  # eleven configurations, some in several seeds
+
+
+def test_loss_curve_reads_both_of_our_log_formats_and_the_authors_batch_log(tmp_path):
+    keras_csv = tmp_path / "old" / "logs"  # Keras' CSVLogger, as older runs wrote it
+    keras_csv.mkdir(parents=True)
+    (keras_csv / "training_log.csv").write_text(
+        "epoch,d_loss,g_loss,generator_step,slope,val_d_loss\n"
+        "0,-2.0,0.5,1093,1.1,NA\n1,-1.5,0.25,2186,1.21,NA\n"
+    )
+    assert run_state.loss_curve(str(tmp_path / "old")) == [(1093, -2.0, 0.5), (2186, -1.5, 0.25)]
+    ours = tmp_path / "new" / "logs"  # callbacks.TrainingLog; a session cut off mid-epoch 2
+    ours.mkdir(parents=True)
+    (ours / "training_log.csv").write_text(
+        "generator_step,epoch,d_loss,g_loss,slope\n"
+        "8,1.0,-2.0,0.5,1.1\n13,1.625,-1.0,0.3,1.1\n16,2.0,-1.5,0.25,1.21\n"
+    )
+    assert [step for step, _, _ in run_state.loss_curve(str(tmp_path / "new"))] == [8, 13, 16]
+    theirs = tmp_path / "theirs" / "logs"
+    theirs.mkdir(parents=True)
+    (theirs / "batch.log").write_text(
+        "# epoch, batch, time, negative_critic_loss, g_loss\n"
+        "0, 0, 1.0, 1.0, 0.0\n0, 1, 1.0, 3.0, 1.0\n0, 2, 1.0, 2.0, 2.0\n1, 0, 1.0, 0.5, 4.0\n"
+    )
+    assert run_state.loss_curve(str(tmp_path / "theirs")) == [(3, -2.0, 1.0), (4, -0.5, 4.0)]
+    assert run_state.loss_curve(str(tmp_path / "none")) == []
 
 
 @pytest.mark.slow
