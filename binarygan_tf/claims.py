@@ -137,7 +137,8 @@ class Verdict:
 _PARITY = (
     "a training step of ours matches the authors' code's, update for update, from the same "
     "weights, batches and draws (tests/test_authors_parity.py: {cases}, 30 generator steps "
-    "with the 100-critic warm-up, every step within a fifth of one optimizer update)"
+    "with the 100-critic warm-up, every step within a fifth of one optimizer update, and G's "
+    "own update within 1% of its size)"
 )
 CHECKED = {
     "I": _PARITY.format(cases="MLP SBN under WGAN-GP")
@@ -145,7 +146,8 @@ CHECKED = {
     "(tests/test_parity_tf1.py)",
     "III-wgan": _PARITY.format(cases="MLP DBN under WGAN, with their TF1 RMSProp")
     + "; the paper's evidence is visual (Fig. 6), and its published WGAN samples are "
-    "themselves noisier than its WGAN-GP ones",
+    "themselves noisier than its WGAN-GP ones (docs/authors_code.md: what else was checked "
+    "against the authors' own runs)",
     "III-gan": _PARITY.format(cases="MLP DBN under GAN"),
     "IV": _PARITY.format(cases="CNN DBN under WGAN"),
 }

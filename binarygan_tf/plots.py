@@ -117,10 +117,10 @@ def loss_curves(path, panels, title):
     epoch's 100-critic warm-up starts ten times higher than where training settles."""
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
     for ax, (panel_title, curves) in zip(axes[0], panels):
-        ours = 0
+        counts = {False: 0, True: 0}  # ours in blues and greens, theirs in reds and oranges
         for label, steps, values, theirs in curves:
-            colour = COLOURS[1] if theirs else COLOURS[(0, 6, 3, 5)[ours % 4]]
-            ours += not theirs
+            colour = COLOURS[((0, 6, 3, 5), (1, 4, 9, 10))[theirs][counts[theirs] % 4]]
+            counts[theirs] += 1
             values = np.asarray(values, dtype=float)
             ax.plot(
                 steps,

@@ -16,7 +16,7 @@ import platform
 
 import numpy as np
 
-from binarygan_tf import claims, evaluation, experiments, files, formatting, plots
+from binarygan_tf import claims, evaluation, experiments, files, plots
 from binarygan_tf.experiments import PROFILES
 from binarygan_tf.formatting import duration as format_duration
 
@@ -218,22 +218,41 @@ def write_figures(evals, figure_dir):
     return paths
 
 
+def _authors_configurations(authors):
+    """One AuthorsRunSpec per configuration among the evaluated authors' runs (their seeds of
+    one configuration are shown together), in AUTHORS_RUNS order."""
+    seen, out = set(), []
+    for spec in experiments.AUTHORS_RUNS:
+        key = (spec.experiment, spec.arch, spec.neuron, spec.objective)
+        if spec.name in authors and key not in seen:
+            seen.add(key)
+            out.append(spec)
+    return out
+
+
 def loss_curve_panels(evals):
     """[(configuration, [(label, steps, -d_loss, theirs)])] for each authors'-code run with
     a published loss curve, with every seed of ours of its configuration at its budget."""
     ours = evals.budgets.get(experiments.AUTHORS_PROFILE, {}).values()
     panels = []
-    for spec in experiments.AUTHORS_RUNS:
-        run = evals.authors.get(spec.name)
-        if run is None or not run.losses:
-            continue
+    for spec in _authors_configurations(evals.authors):
         fields = dict(arch=spec.arch, neuron=spec.neuron, objective=spec.objective)
+        theirs = [
+            r
+            for r in sorted(evals.authors.values(), key=lambda r: r.spec.seed)
+            if r.losses and r.configuration.matches(experiment=spec.experiment, **fields)
+        ]
+        if not theirs:
+            continue
         curves = [
             (f"ours, seed {r.spec.seed}", *_negated_critic_loss(r.losses), False)
             for r in sorted(ours, key=lambda r: r.spec.seed)
             if r.losses and r.configuration.matches(experiment=spec.experiment, **fields)
         ]
-        curves.append(("authors' code", *_negated_critic_loss(run.losses), True))
+        curves += [
+            (f"authors' code, seed {r.spec.seed}", *_negated_critic_loss(r.losses), True)
+            for r in theirs
+        ]
         panels.append((spec.configuration_label, curves))
     return panels
 
@@ -323,7 +342,9 @@ def setup(ctx):
         lines.append(
             "- The authors' own code: "
             + "; ".join(
-                s.configuration_label for s in experiments.AUTHORS_RUNS if s.name in authors
+                s.label.removesuffix(", authors' code")
+                for s in experiments.AUTHORS_RUNS
+                if s.name in authors
             )
             + f", trained by `compare_authors.py` from their repository "
             f"(commit {_authors_commit(authors)}, unmodified)"
@@ -454,16 +475,16 @@ def authors_section(ctx):
         "",
         f"Same configuration, same data, same budget ({PROFILES[experiments.AUTHORS_PROFILE].budget}),"
         " same evaluation; their code is the unmodified repository run by `compare_authors.py` "
-        "(docs/authors_code.md), its generator exported in our contract. Ours: mean over our "
-        "seeds (range in brackets).",
+        "(docs/authors_code.md), its generator exported in our contract. Where a side has "
+        "several seeds: their mean (range in brackets).",
         "",
         "| configuration | code | " + " | ".join(name for name, _, _ in metrics) + " |",
         "|---|---|" + "---|" * len(metrics),
     ]
-    for spec in experiments.AUTHORS_RUNS:
-        if spec.name not in authors:
-            continue
-        run = authors[spec.name]
+    theirs_measured = claims.Measurements(
+        [(r.configuration, r.spec.seed, r.result) for r in authors.values()]
+    )
+    for spec in _authors_configurations(authors):
         fields = dict(
             experiment=spec.experiment,
             arch=spec.arch,
@@ -471,20 +492,18 @@ def authors_section(ctx):
             objective=spec.objective,
             follow=spec.follow,
         )
-        theirs = [formatting.number(metric(run.result), fmt) for _, metric, fmt in metrics]
-        spreads = [measured.spread(metric, **fields) for _, metric, _ in metrics]
         label = spec.configuration_label
-        if spreads[0] is None:
-            ours_cells = ["not trained yet"] + [""] * (len(metrics) - 1)
-        else:
-            ours_cells = [
-                spread.text(fmt).replace("mean ", "").replace("range ", "")
-                for spread, (_, _, fmt) in zip(spreads, metrics, strict=True)
-            ]
-        lines += [
-            f"| {label} | ours | " + " | ".join(ours_cells) + " |",
-            f"| {label} | authors' | " + " | ".join(theirs) + " |",
-        ]
+        rows = {"ours": measured, "authors'": theirs_measured}
+        for code, source in rows.items():
+            spreads = [source.spread(metric, **fields) for _, metric, _ in metrics]
+            if spreads[0] is None:
+                cells = ["not trained yet"] + [""] * (len(metrics) - 1)
+            else:
+                cells = [
+                    spread.text(fmt).replace("mean ", "").replace("range ", "")
+                    for spread, (_, _, fmt) in zip(spreads, metrics, strict=True)
+                ]
+            lines.append(f"| {label} | {code} | " + " | ".join(cells) + " |")
     if "loss_curves" in ctx.figures:
         lines += [
             "",

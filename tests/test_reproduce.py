@@ -259,7 +259,7 @@ def _fake_authors_run(run_dir, spec, generator_step):
             arch=spec.arch,
             objective=spec.objective,
             follow="code",
-            seed=0,
+            seed=spec.seed,
             generator_step=generator_step,
         ),
     )
@@ -290,6 +290,9 @@ def test_authors_runs_are_published_evaluated_and_shown_beside_ours(merged, monk
     _fake_authors_run(authors_runs / "authors_mlp_dbn_wgan-gp", dbn, target)
     _fake_authors_run(authors_runs / "authors_mlp_sbn_wgan-gp", sbn, target)
     _fake_authors_run(authors_runs / "authors_cnn_dbn_wgan-gp", cnn, target - 1)  # cut short
+    for name in ("authors_exp3_mlp_dbn_wgan", "authors_exp3_mlp_dbn_wgan_seed1"):  # two seeds
+        spec = by_name[name]
+        _fake_authors_run(authors_runs / os.path.basename(spec.run_dir), spec, target)
     job = reproduction.plan_job(
         profile="smoke",
         only=ONLY,
@@ -335,7 +338,10 @@ def test_authors_runs_are_published_evaluated_and_shown_beside_ours(merged, monk
     )
     iv = next(line for line in page.splitlines() if line.startswith("| IV |"))
     assert iv.rstrip(" |").endswith("not measured")
-    assert "- The authors' own code: MLP DBN, WGAN-GP; MLP SBN, WGAN-GP, trained" in page
+    assert (
+        "- The authors' own code: MLP DBN, WGAN-GP; MLP SBN, WGAN-GP; MLP DBN, WGAN; "
+        "MLP DBN, WGAN, seed 1, trained" in page
+    )
     assert "(commit 6a068a2" in page and "`python compare_authors.py --arch=cnn" in page
     ours = next(
         line for line in page.splitlines() if line.startswith("| MLP DBN, WGAN-GP | ours |")
@@ -346,6 +352,10 @@ def test_authors_runs_are_published_evaluated_and_shown_beside_ours(merged, monk
     fd_ours, fd_theirs = (float(line.split(" | ")[2].split()[0]) for line in (ours, theirs))
     assert "2 seeds)" in ours and fd_ours > 0 and fd_theirs > 0 and fd_ours != fd_theirs
     assert "| MLP DBN, WGAN-GP, authors' code |" in page  # its row in Exp. I's table
+    # their two seeds of one configuration: one row, as a spread; ours not trained here
+    wgan = [line for line in page.splitlines() if line.startswith("| MLP DBN, WGAN | ")]
+    assert len(wgan) == 2 and "| ours | not trained yet |" in wgan[0]
+    assert wgan[1].startswith("| MLP DBN, WGAN | authors' |") and "2 seeds)" in wgan[1]
     assert (figures / "authors_exp1_mlp_dbn.png").stat().st_size > 5000
     assert not (figures / "exp9_gone.png").exists()
     # their loss curve beside ours, for the configurations both trained
