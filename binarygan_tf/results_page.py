@@ -236,25 +236,22 @@ def loss_curve_panels(evals):
     ours = evals.budgets.get(experiments.AUTHORS_PROFILE, {}).values()
     panels = []
     for spec in _authors_configurations(evals.authors):
-        fields = dict(arch=spec.arch, neuron=spec.neuron, objective=spec.objective)
-        theirs = [
-            r
-            for r in sorted(evals.authors.values(), key=lambda r: r.spec.seed)
-            if r.losses and r.configuration.matches(experiment=spec.experiment, **fields)
-        ]
-        if not theirs:
-            continue
-        curves = [
-            (f"ours, seed {r.spec.seed}", *_negated_critic_loss(r.losses), False)
-            for r in sorted(ours, key=lambda r: r.spec.seed)
-            if r.losses and r.configuration.matches(experiment=spec.experiment, **fields)
-        ]
-        curves += [
-            (f"authors' code, seed {r.spec.seed}", *_negated_critic_loss(r.losses), True)
-            for r in theirs
-        ]
-        panels.append((spec.configuration_label, curves))
+        fields = dict(
+            experiment=spec.experiment, arch=spec.arch, neuron=spec.neuron, objective=spec.objective
+        )
+        theirs = _curves(evals.authors.values(), "authors' code", fields)
+        if theirs:
+            panels.append((spec.configuration_label, _curves(ours, "ours", fields) + theirs))
     return panels
+
+
+def _curves(runs, who, fields):
+    """The loss curves of `runs` of the configuration `fields`, by seed, for plots.loss_curves."""
+    return [
+        (f"{who}, seed {r.spec.seed}", *_negated_critic_loss(r.losses), who != "ours")
+        for r in sorted(runs, key=lambda r: r.spec.seed)
+        if r.losses and r.configuration.matches(**fields)
+    ]
 
 
 def _negated_critic_loss(losses):
