@@ -239,16 +239,19 @@ def loss_curve_panels(evals):
         fields = dict(
             experiment=spec.experiment, arch=spec.arch, neuron=spec.neuron, objective=spec.objective
         )
-        theirs = _curves(evals.authors.values(), "authors' code", fields)
+        theirs = _curves(evals.authors.values(), "authors' code", fields, theirs=True)
         if theirs:
-            panels.append((spec.configuration_label, _curves(ours, "ours", fields) + theirs))
+            panels.append(
+                (spec.configuration_label, _curves(ours, "ours", fields, theirs=False) + theirs)
+            )
     return panels
 
 
-def _curves(runs, who, fields):
-    """The loss curves of `runs` of the configuration `fields`, by seed, for plots.loss_curves."""
+def _curves(runs, who, fields, theirs):
+    """The loss curves of `runs` of the configuration `fields`, by seed, for plots.loss_curves
+    (`theirs`: drawn as the authors' code's)."""
     return [
-        (f"{who}, seed {r.spec.seed}", *_negated_critic_loss(r.losses), who != "ours")
+        (f"{who}, seed {r.spec.seed}", *_negated_critic_loss(r.losses), theirs)
         for r in sorted(runs, key=lambda r: r.spec.seed)
         if r.losses and r.configuration.matches(**fields)
     ]
