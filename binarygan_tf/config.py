@@ -19,6 +19,7 @@ import types
 import typing
 
 from binarygan_tf.errors import UserError
+from binarygan_tf.run_layout import CONFIG_FILE
 
 NEURONS = ("dbn", "sbn", "real")
 OBJECTIVES = ("gan", "wgan", "wgan-gp")
@@ -289,9 +290,6 @@ class TrainConfig:
         return dict(
             dataclasses.asdict(self), run_dir=self.run_dir, jit_compile=self.resolved_jit_compile
         )
-
-
-CONFIG_FILE = "config.json"
 
 
 def read_stored(run_dir):

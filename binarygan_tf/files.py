@@ -8,6 +8,8 @@ import re
 import shutil
 import tempfile
 
+from binarygan_tf import run_layout
+
 
 def _umask():
     umask = os.umask(0)
@@ -95,14 +97,11 @@ def probe_writable(directory, size=1 << 20):
             os.remove(probe)
 
 
-CHECKPOINT_DIR = "checkpoints"
-
-
 def latest_checkpoint_step(run_dir):
     """Generator step of the run's latest checkpoint, or None. Reads the `checkpoint` state
     file tf.train.CheckpointManager writes (`model_checkpoint_path: "ckpt-STEP"`), whose
     number is the generator step (train_lib saves with checkpoint_number=step)."""
-    state = os.path.join(run_dir, CHECKPOINT_DIR, "checkpoint")
+    state = os.path.join(run_dir, run_layout.CHECKPOINT_STATE)
     if not os.path.isfile(state):
         return None
     with open(state) as f:

@@ -26,9 +26,8 @@ import shutil
 
 from binarygan_tf import claims, files, formatting, run_state
 from binarygan_tf.errors import UserError
+from binarygan_tf.run_layout import CONFIG_FILE, GENERATOR_DIR
 
-GENERATOR_DIR = run_state.GENERATOR_DIR
-CONFIG_FILE = "config.json"
 TIMING_FILE = "timing.json"
 METRICS_FILE = "metrics.json"
 LOSSES_FILE = "losses.csv"

@@ -1,11 +1,9 @@
 """Where one run of the reproduction stands on disk: finished, resumable or new, and its time.
 
-A run directory is a normal `train.py` run (config.json, checkpoints/, generator/) with
-`reproduce_timing.json`, the wall time summed over the sessions that trained it, because a run
-cut off and resumed has no single clock (train_lib opens and closes a session around each
-training; compare_authors.py does the same for the authors' code). The name is historical:
-the reproduction introduced it, every run writes it now. Nothing here imports TensorFlow, so
-deciding what is left to do is instant.
+A run directory (run_layout) records the wall time summed over the sessions that trained it,
+because a run cut off and resumed has no single clock (train_lib opens and closes a session
+around each training; compare_authors.py does the same for the authors' code). Nothing here
+imports TensorFlow, so deciding what is left to do is instant.
 """
 
 import csv
@@ -16,11 +14,13 @@ import time
 from binarygan_tf import files
 from binarygan_tf.contract import METADATA_FILE
 from binarygan_tf.errors import UserError
-
-TIMING_FILE = "reproduce_timing.json"
-GENERATOR_DIR = "generator"
-TRAINING_LOG = os.path.join("logs", "training_log.csv")  # ours: one row per epoch
-AUTHORS_BATCH_LOG = os.path.join("logs", "batch.log")  # their code's: one row per generator step
+from binarygan_tf.run_layout import (
+    AUTHORS_BATCH_LOG,
+    CHECKPOINT_STATE,
+    GENERATOR_DIR,
+    TIMING_FILE,
+    TRAINING_LOG,
+)
 
 
 def target_steps(config, num_images):
@@ -85,7 +85,7 @@ def _last_checkpoint_time(run_dir):
     """When the run last saved a checkpoint: the mtime of the `checkpoint` state file, which
     both tf.train.CheckpointManager (ours) and tf.train.Saver (the authors') rewrite on every
     save; None before the first save."""
-    state = os.path.join(run_dir, files.CHECKPOINT_DIR, "checkpoint")
+    state = os.path.join(run_dir, CHECKPOINT_STATE)
     return os.path.getmtime(state) if os.path.isfile(state) else None
 
 

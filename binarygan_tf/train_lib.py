@@ -1,16 +1,7 @@
 """Training as a library: `run_training(TrainConfig(...))` does what `train.py` does.
 
 The entry point only turns flags into a `TrainConfig`; tests and `reproduce.py` call this
-module directly. A run directory holds everything about one run:
-
-    config.json      every setting, so `--resume` and `binarygan export` can
-                     rebuild the exact models
-    samples/         8x8 grids of samples and preactivated outputs for a fixed z
-    logs/            training_log.csv (per epoch) and TensorBoard events (logs/train, on
-                     the generator-step axis)
-    checkpoints/     tf.train checkpoints: weights, optimizer slots, generator step, slope,
-                     random-generator states; the data position is the generator step
-    generator/       the exported SavedModel (export.py), written last
+module directly. What a run directory holds is listed in run_layout.
 """
 
 import dataclasses
@@ -24,7 +15,17 @@ import tensorflow as tf
 
 from binarygan_tf import callbacks as cbs
 from binarygan_tf import config as config_lib
-from binarygan_tf import data, export, files, networks, objectives, provenance, run_state, seeds
+from binarygan_tf import (
+    data,
+    export,
+    files,
+    networks,
+    objectives,
+    provenance,
+    run_layout,
+    run_state,
+    seeds,
+)
 from binarygan_tf.config import TrainConfig  # noqa: F401 - the library's entry type
 from binarygan_tf.errors import TrainingFailed, UserError
 from binarygan_tf.trainer import CriticSchedule
@@ -79,7 +80,7 @@ def make_checkpoint_manager(trainer, run_dir):
     # The last 3 checkpoints (every --checkpoint_every steps and each epoch end): the newest
     # to resume from, two older ones in case the newest belongs to a run going bad.
     return tf.train.CheckpointManager(
-        checkpoint, os.path.join(run_dir, files.CHECKPOINT_DIR), max_to_keep=3
+        checkpoint, os.path.join(run_dir, run_layout.CHECKPOINT_DIR), max_to_keep=3
     )
 
 
@@ -136,7 +137,7 @@ def _write_config(config, run_dir, changes, start_step):
                 "changed": {name: list(pair) for name, pair in changes.items()},
             },
         ]
-    files.atomic_write_json(os.path.join(run_dir, config_lib.CONFIG_FILE), record)
+    files.atomic_write_json(os.path.join(run_dir, run_layout.CONFIG_FILE), record)
 
 
 def _set_precision(policy):
@@ -243,7 +244,7 @@ def run_training(config, log=print):
 
     gen_path = export.export_generator(
         trainer.generator,
-        os.path.join(run_dir, "generator"),
+        os.path.join(run_dir, run_layout.GENERATOR_DIR),
         metadata=_metadata(config, step, slope),
     )
     log(f"done: {step} generator steps in {wall:.0f} s; generator exported to {gen_path}")
@@ -291,6 +292,6 @@ def export_from_checkpoint(config, checkpoint=None):
     step = int(trainer.generator_step.numpy())
     return export.export_generator(
         trainer.generator,
-        os.path.join(config.run_dir, "generator"),
+        os.path.join(config.run_dir, run_layout.GENERATOR_DIR),
         metadata=_metadata(config, step, float(trainer.slope.numpy())),
     )

@@ -37,7 +37,7 @@ import shutil
 
 import numpy as np
 
-from binarygan_tf import run_state
+from binarygan_tf import run_layout, run_state
 from binarygan_tf.authors import client, presets, repository
 from binarygan_tf.authors.worker import PROGRESS_FILE
 from binarygan_tf.errors import TrainingFailed, UserError
@@ -273,7 +273,7 @@ def run(config, log=print):
         f"{setup.preset_g}, D {setup.preset_d}, {setup.gan_type}, {setup.optimizer}; output "
         f"of their loop follows"
     )
-    # The same record as our runs' (run_state.TIMING_FILE), so publishing and the results
+    # The same record as our runs' (run_layout.TIMING_FILE), so publishing and the results
     # page show their training time beside ours.
     run_state.begin_session(run_dir)
     try:
@@ -392,5 +392,7 @@ def export(run_dir, setup, config, commit, repo, result):
         export_check=check,
         exported_with=provenance.code_version(),
     )
-    path = export_lib.export_generator(generator, os.path.join(run_dir, "generator"), metadata)
+    path = export_lib.export_generator(
+        generator, os.path.join(run_dir, run_layout.GENERATOR_DIR), metadata
+    )
     return check, path
