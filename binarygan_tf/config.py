@@ -18,6 +18,7 @@ import os
 import types
 import typing
 
+from binarygan_tf import run_lock
 from binarygan_tf.errors import UserError
 from binarygan_tf.run_layout import CONFIG_FILE
 
@@ -345,7 +346,7 @@ def check_against_run_dir(config):
 
     run_dir = config.run_dir
     if not config.resume:
-        if os.path.isdir(run_dir) and os.listdir(run_dir) and not config.overwrite:
+        if run_lock.entries(run_dir) and not config.overwrite:
             raise UserError(
                 f"{run_dir} already holds a run. Pass --resume to continue it, "
                 f"--overwrite to replace it, or choose another --out_dir."

@@ -24,7 +24,15 @@ import dataclasses
 import functools
 import os
 
-from binarygan_tf import experiments, formatting, progress, publishing, run_state, sharding
+from binarygan_tf import (
+    experiments,
+    formatting,
+    progress,
+    publishing,
+    run_lock,
+    run_state,
+    sharding,
+)
 from binarygan_tf.errors import UserError
 from binarygan_tf.experiments import PROFILES, run_config
 
@@ -284,7 +292,16 @@ def train_missing(job, num_images, log=print):
         config.overwrite = state == "new" and os.path.exists(config.run_dir)
         start_step = run_state.trained_step(config.run_dir) if config.resume else 0
         keras.backend.clear_session()
-        result = train_lib.run_training(config, log=log)  # times its session (run_state)
+        try:
+            result = train_lib.run_training(config, log=log)  # times its session (run_state)
+        except run_lock.RunLocked as e:
+            # Another machine's or shell's job (an overlapping job array, a second
+            # reproduce.py) is training it: leave it to that one and go on with the rest.
+            log(
+                f"{head}: being trained by another process ({e.holder}); skipped. Once "
+                f"it has finished, rerunning this command publishes it."
+            )
+            continue
         clock.record(config.arch, result.generator_step - start_step, result.wall_seconds)
         if result.status != "completed":
             log(

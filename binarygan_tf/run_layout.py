@@ -14,6 +14,7 @@ everything about one run:
                              slope, random-generator states; the data position is the step
     generator/               the exported SavedModel (export.py), written last
     reproduce_timing.json    wall time summed over the sessions that trained the run
+    training.lock            held (flock) by the process training the run (run_lock)
 
 A run of the authors' code (authors/compare.py) keeps their own logs/batch.log instead of our
 training log, and the same checkpoints/, generator/ and timing names.
@@ -33,5 +34,6 @@ CHECKPOINT_STATE = os.path.join(CHECKPOINT_DIR, "checkpoint")
 GENERATOR_DIR = "generator"
 # The name is historical: the reproduction introduced it, every run writes it now.
 TIMING_FILE = "reproduce_timing.json"
+LOCK_FILE = "training.lock"
 # The authors' code writes one row per generator step here (their trainer's log_batch).
 AUTHORS_BATCH_LOG = os.path.join(LOG_DIR, "batch.log")

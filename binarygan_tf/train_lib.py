@@ -6,7 +6,6 @@ module directly. What a run directory holds is listed in run_layout.
 
 import dataclasses
 import os
-import shutil
 import time
 
 import keras
@@ -23,6 +22,7 @@ from binarygan_tf import (
     objectives,
     provenance,
     run_layout,
+    run_lock,
     run_state,
     seeds,
 )
@@ -109,11 +109,11 @@ def plan_segments(start_step, total_steps, steps_per_epoch):
 
 
 def _prepare_run_dir(config):
-    """Create (or, with --overwrite, empty) the run directory and check it takes files."""
+    """Empty the held run directory with --overwrite, and check it takes files."""
     run_dir = config.run_dir
     try:
-        if config.overwrite and os.path.exists(run_dir):
-            shutil.rmtree(run_dir)
+        if config.overwrite:
+            run_lock.empty(run_dir)
         files.probe_writable(run_dir)
     except OSError as e:
         raise UserError(
@@ -154,6 +154,13 @@ def run_training(config, log=print):
     config, changes = config_lib.check_against_run_dir(config)
     start_time = time.time()
     images = data.load_training_images(config.mnist_dir, config.tfds_data_dir)
+    # Held until the run is exported or stopped: a second trainer of this directory is
+    # refused (RunLocked) instead of interleaving checkpoints with this one (run_lock).
+    with run_lock.hold(config.run_dir):
+        return _train(config, changes, images, start_time, log)
+
+
+def _train(config, changes, images, start_time, log):
     spe = data.steps_per_epoch(len(images), config.batch_size)
     run_dir = _prepare_run_dir(config)
     # Wall time summed over the run's sessions, a killed one included up to its last

@@ -16,6 +16,7 @@ from binarygan_tf import (
     publishing,
     reproduction,
     results_page,
+    run_lock,
     run_state,
     sharding,
 )
@@ -361,6 +362,25 @@ def test_authors_runs_are_published_evaluated_and_shown_beside_ours(merged, monk
     # their loss curve beside ours, for the configurations both trained
     assert (figures / "loss_curves_authors.png").is_file()
     assert "![loss curves](figures/results/loss_curves_authors.png)" in page
+
+
+@pytest.mark.slow
+def test_a_run_another_process_trains_is_skipped_and_left_alone(tmp_path):
+    """A job array resubmitted while its first attempt still runs: the second job leaves the
+    run being trained to the first (run_lock) and goes on with its other runs."""
+    helpers.write_fake_mnist(tmp_path / "mnist", n_train=160, n_test=64)
+    held = tmp_path / "runs" / "exp1_mlp_dbn"
+    with run_lock.hold(str(held)):
+        proc = _reproduce(tmp_path, "--only=exp1_mlp_dbn,exp2_mlp_real", "--stage=train")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert (
+            f"exp1_mlp_dbn (MLP DBN, WGAN-GP): being trained by another process (pid "
+            f"{os.getpid()} on " in proc.stdout
+        ), proc.stdout
+        assert run_lock.entries(str(held)) == []  # nothing written into the held run
+    assert _trained(proc.stdout) == ["exp1_mlp_dbn", "exp2_mlp_real"]  # both were tried
+    assert run_state.exported_step(str(tmp_path / "runs" / "exp2_mlp_real")) == 2
+    assert sorted(os.listdir(tmp_path / "models" / "smoke")) == ["README.md", "exp2_mlp_real"]
 
 
 # ---------------------------------------------------------------- command-line errors

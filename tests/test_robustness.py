@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from binarygan_tf import export, objectives, train_lib
+from binarygan_tf import export, objectives, run_lock, train_lib
 from binarygan_tf.errors import TrainingFailed, UserError
 from tests.helpers import ROOT, run_script, tiny_config, write_fake_mnist
 
@@ -56,6 +56,18 @@ def test_mnist_dir_missing_a_file_names_it(tmp_path):
     assert proc.returncode == 2
     assert "t10k-labels-idx1-ubyte.gz" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_a_run_in_training_elsewhere_is_one_line_and_exit_2_and_kept(tmp_path):
+    mnist = write_fake_mnist(tmp_path / "mnist")
+    out = tmp_path / "run"
+    with run_lock.hold(str(out)):
+        (out / "config.json").write_text("{}")
+        proc = run_cli([f"--mnist_dir={mnist}", f"--out_dir={out}", "--overwrite"], cwd=tmp_path)
+        assert (out / "config.json").read_text() == "{}"
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and f"being trained by another process (pid {os.getpid()}" in lines[0]
 
 
 def test_unwritable_output_fails_before_training(tmp_path):

@@ -33,11 +33,10 @@ resumed part is not identical to an uninterrupted run.
 import dataclasses
 import json
 import os
-import shutil
 
 import numpy as np
 
-from binarygan_tf import run_layout, run_state
+from binarygan_tf import run_layout, run_lock, run_state
 from binarygan_tf.authors import client, presets, repository
 from binarygan_tf.authors.worker import PROGRESS_FILE
 from binarygan_tf.errors import TrainingFailed, UserError
@@ -208,13 +207,13 @@ def _prepare_run_dir(config, setup):
                 f"{dataclasses.asdict(setup)}; pass the same --neuron, "
                 f"--objective, --arch and --discriminator_batch_norm."
             )
-    elif os.path.exists(run_dir) and os.listdir(run_dir):
+    elif run_lock.entries(run_dir):
         if not config.overwrite:
             raise UserError(
                 f"{run_dir} already holds a run. Pass --resume to continue it, "
                 f"--overwrite to replace it, or choose another --out_dir."
             )
-        shutil.rmtree(run_dir)
+        run_lock.empty(run_dir)
     try:
         os.makedirs(os.path.join(run_dir, "worker"), exist_ok=True)
     except OSError as e:
@@ -234,9 +233,17 @@ def run(config, log=print):
     from binarygan_tf import cli
 
     cli.quiet_tensorflow_import()
-    from binarygan_tf import data, provenance
+    from binarygan_tf import data
 
     images = data.load_training_images(config.mnist_dir, config.tfds_data_dir)
+    # One trainer per run directory, as for ours (run_lock): held until exported or stopped.
+    with run_lock.hold(config.run_dir):
+        return _train(config, setup, repo, commit, images, log)
+
+
+def _train(config, setup, repo, commit, images, log):
+    from binarygan_tf import provenance
+
     run_dir = _prepare_run_dir(config, setup)
     workdir = os.path.join(run_dir, "worker")
     with open(os.path.join(run_dir, "config.json"), "w") as f:
