@@ -29,9 +29,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ONLY = ("exp1_mlp_dbn", "exp1_mlp_sbn", "exp2_mlp_real", "exp1_mlp_dbn_seed1", "exp4_cnn_dbn")
 
 
-def _reproduce(tmp_path, *extra, runs="runs", models="models", results="docs/results.md"):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run(
+def _start_reproduce(tmp_path, *extra, runs="runs", models="models", results="docs/results.md"):
+    """`reproduce.py --profile=smoke` on tmp_path's folders, started; see _finish."""
+    return subprocess.Popen(
         [
             sys.executable,
             os.path.join(REPO, "reproduce.py"),
@@ -43,12 +43,25 @@ def _reproduce(tmp_path, *extra, runs="runs", models="models", results="docs/res
             f"--cache_dir={tmp_path / 'cache'}",
             *extra,
         ],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         cwd=REPO,
-        env=env,
-        timeout=900,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
     )
+
+
+def _finish(proc, timeout=900):
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def _reproduce(tmp_path, *extra, **folders):
+    return _finish(_start_reproduce(tmp_path, *extra, **folders))
 
 
 def _trained(stdout):
@@ -66,11 +79,12 @@ def _generator_mtimes(models_dir):
 
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
-    """Two machines of a job array, each with its own runs and models folders."""
+    """Two machines of a job array, each with its own runs and models folders, running at the
+    same time as an array's jobs do (they share only the data and the classifier cache)."""
     tmp_path = tmp_path_factory.mktemp("reproduce")
     helpers.write_fake_mnist(tmp_path / "mnist", n_train=160, n_test=64)
-    procs = [
-        _reproduce(
+    started = [
+        _start_reproduce(
             tmp_path,
             f"--only={','.join(ONLY)}",
             f"--shard={i}/2",
@@ -79,7 +93,7 @@ def shards(tmp_path_factory):
         )
         for i in (0, 1)
     ]
-    return tmp_path, procs
+    return tmp_path, [_finish(proc) for proc in started]
 
 
 @pytest.fixture(scope="module")
