@@ -284,8 +284,9 @@ def export_run(run_dir, checkpoint=None):
     return export_from_checkpoint(TrainConfig.load(run_dir), checkpoint)
 
 
-def export_from_checkpoint(config, checkpoint=None):
-    """Export the generator of a (finished or not) run from a checkpoint."""
+def restore_trainer(config, checkpoint=None):
+    """The run's trainer (G, D, optimizers, step, slope) as a checkpoint of it holds them
+    (default: the latest); for exporting, or looking at D after the fact."""
     _set_precision(config.mixed_precision)
     try:
         trainer = build_trainer(config)
@@ -294,8 +295,14 @@ def export_from_checkpoint(config, checkpoint=None):
     manager = make_checkpoint_manager(trainer, config.run_dir)
     checkpoint = checkpoint or manager.latest_checkpoint
     if not checkpoint:
-        raise UserError(f"{config.run_dir} has no checkpoint to export.")
+        raise UserError(f"{config.run_dir} has no checkpoint.")
     manager.checkpoint.restore(checkpoint).expect_partial()
+    return trainer
+
+
+def export_from_checkpoint(config, checkpoint=None):
+    """Export the generator of a (finished or not) run from a checkpoint."""
+    trainer = restore_trainer(config, checkpoint)
     step = int(trainer.generator_step.numpy())
     return export.export_generator(
         trainer.generator,
