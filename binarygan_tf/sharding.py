@@ -2,7 +2,7 @@
 
 The split must come out the same on every machine without them talking to each other, so it
 is a pure function of the run list and COUNT. It balances the expected training time, not the
-number of runs: a CNN step costs about five MLP steps (progress.PRIOR_SECONDS_PER_STEP), so
+number of runs: a CNN step costs about eight MLP steps (progress.PRIOR_SECONDS_PER_STEP), so
 the runs are dealt costliest first, each to the shard with the least work so far (ties to the
 lowest index), and each shard then trains its share in the registry's order.
 """

@@ -118,7 +118,7 @@ def merged(shards):
 def test_shards_train_disjoint_shares_that_cover_every_run(shards):
     tmp_path, procs = shards
     trained = [_trained(p.stdout) for p in procs]
-    # the CNN costs as much as five MLP steps: it alone makes one shard
+    # a CNN step costs as much as eight MLP steps: the CNN run alone makes one shard
     assert trained == [
         ["exp4_cnn_dbn"],
         ["exp1_mlp_dbn", "exp1_mlp_sbn", "exp2_mlp_real", "exp1_mlp_dbn_seed1"],
