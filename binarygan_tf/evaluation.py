@@ -17,7 +17,7 @@ import re
 import numpy as np
 
 from binarygan_tf import classifier as classifier_lib
-from binarygan_tf import data, files, formatting, metrics, plots, seeds
+from binarygan_tf import data, files, formatting, metrics, plots, run_layout, seeds
 from binarygan_tf.contract import LATENT_DIM, METADATA_FILE, SERVING_SIGNATURE
 from binarygan_tf.errors import UserError
 
@@ -50,8 +50,8 @@ def load_generator(path, label=None):
         )
     if not os.path.isfile(os.path.join(path, "saved_model.pb")):
         hint = (
-            " It looks like a run directory: pass its generator/ folder."
-            if os.path.isfile(os.path.join(path, "config.json"))
+            f" It looks like a run directory: pass its {run_layout.GENERATOR_DIR}/ folder."
+            if os.path.isfile(os.path.join(path, run_layout.CONFIG_FILE))
             else ""
         )
         raise UserError(f"{path} is not a SavedModel (no saved_model.pb in it).{hint}")

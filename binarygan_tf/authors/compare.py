@@ -199,7 +199,7 @@ def _prepare_run_dir(config, setup):
                 f"--resume: {run_dir} holds no run of this tool to resume. Drop "
                 f"--resume to start one there, or pass the right --out_dir."
             )
-        with open(os.path.join(run_dir, "config.json")) as f:
+        with open(os.path.join(run_dir, run_layout.CONFIG_FILE)) as f:
             stored = json.load(f)["authors_setup"]
         if stored != dataclasses.asdict(setup):
             raise UserError(
@@ -246,7 +246,7 @@ def _train(config, setup, repo, commit, images, log):
 
     run_dir = _prepare_run_dir(config, setup)
     workdir = os.path.join(run_dir, "worker")
-    with open(os.path.join(run_dir, "config.json"), "w") as f:
+    with open(os.path.join(run_dir, run_layout.CONFIG_FILE), "w") as f:
         json.dump(
             {
                 **dataclasses.asdict(config),
