@@ -27,3 +27,18 @@ def test_critic_weights_reads_a_wgan_run_and_sees_every_weight_inside_the_clip(t
     # The initial kernels (truncated normal, stddev 0.02: 60% beyond 0.01) were clipped, so
     # the first layer has weights at the clip: the shares are read, not zeros.
     assert float(cells[0][1]) > 0
+
+
+def test_critic_weights_names_the_values_a_collapsed_layer_holds(tmp_path, monkeypatch):
+    import numpy as np
+
+    (tmp_path / "config.json").write_text("{}")  # one of ours
+    spread = np.linspace(-0.01, 0.01, 100).reshape(10, 10)
+    collapsed = np.array([[-0.01] * 3 + [-0.0014] * 5]).T  # 8 weights on two values
+    monkeypatch.setattr(
+        critic_weights, "_kernels_ours", lambda run_dir: [("a", spread), ("b", collapsed)]
+    )
+    line = critic_weights.describe(str(tmp_path), clip=0.01)
+    a, b = line.split(": ", 1)[1].split("; ")
+    assert a == "a 0.02 at / 0.10 near the clip, mean |w| 0.0051"  # 2 and 10 of 100
+    assert b == "b 0.38 at / 0.38 near the clip, mean |w| 0.0046 (3 at -0.0100, 5 at -0.0014)"

@@ -65,11 +65,17 @@ def describe(run_dir, clip):
         stored = json.load(f)
     theirs = "authors_setup" in stored
     kernels = _kernels_theirs(run_dir, stored) if theirs else _kernels_ours(run_dir)
-    cells = [
-        f"{name} {np.mean(np.abs(k) >= AT * clip):.2f} at / {np.mean(np.abs(k) >= NEAR * clip):.2f}"
-        f" near the clip, mean |w| {np.abs(k).mean():.4f}"
-        for name, k in kernels
-    ]
+    cells = []
+    for name, k in kernels:
+        cell = (
+            f"{name} {np.mean(np.abs(k) >= AT * clip):.2f} at / "
+            f"{np.mean(np.abs(k) >= NEAR * clip):.2f} near the clip, mean |w| {np.abs(k).mean():.4f}"
+        )
+        # A layer collapsed onto a few values (clipping's pathology): say which, how many each.
+        values, counts = np.unique(np.round(k, 4), return_counts=True)
+        if len(values) <= 3:
+            cell += " (" + ", ".join(f"{c} at {v:+.4f}" for v, c in zip(values, counts)) + ")"
+        cells.append(cell)
     return f"{run_dir} ({'authors' if theirs else 'ours'}): " + "; ".join(cells)
 
 
