@@ -10,6 +10,14 @@ class UserError(Exception):
     """A mistake in the user's input (flags, paths, data files) with a fix they can apply."""
 
 
+def unwritable_output(path, error):
+    """The UserError for an output folder that cannot be written: no permission, a file in
+    the way, a full disk (`error` is the OSError)."""
+    return UserError(
+        f"cannot write to {path}: {error.strerror}. Choose a writable --out_dir with free space."
+    )
+
+
 class DataError(UserError):
     """A data file is missing, truncated or not what its name claims."""
 

@@ -22,7 +22,7 @@ import socket
 import time
 
 from binarygan_tf import run_layout
-from binarygan_tf.errors import UserError
+from binarygan_tf.errors import UserError, unwritable_output
 
 try:
     import fcntl
@@ -66,9 +66,7 @@ def hold(run_dir):
         os.makedirs(run_dir, exist_ok=True)
         fd = os.open(os.path.join(run_dir, run_layout.LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as e:
-        raise UserError(
-            f"cannot write to {run_dir}: {e.strerror}. Choose a writable --out_dir with free space."
-        ) from None
+        raise unwritable_output(run_dir, e) from None
     try:
         if fcntl is not None:
             try:

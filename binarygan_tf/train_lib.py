@@ -27,7 +27,7 @@ from binarygan_tf import (
     seeds,
 )
 from binarygan_tf.config import TrainConfig  # noqa: F401 - the library's entry type
-from binarygan_tf.errors import TrainingFailed, UserError
+from binarygan_tf.errors import TrainingFailed, UserError, unwritable_output
 from binarygan_tf.trainer import CriticSchedule
 
 
@@ -116,9 +116,7 @@ def _prepare_run_dir(config):
             run_lock.empty(run_dir)
         files.probe_writable(run_dir)
     except OSError as e:
-        raise UserError(
-            f"cannot write to {run_dir}: {e.strerror}. Choose a writable --out_dir with free space."
-        ) from None
+        raise unwritable_output(run_dir, e) from None
     return run_dir
 
 

@@ -39,7 +39,7 @@ import numpy as np
 from binarygan_tf import run_layout, run_lock, run_state
 from binarygan_tf.authors import client, presets, repository
 from binarygan_tf.authors.worker import PROGRESS_FILE
-from binarygan_tf.errors import TrainingFailed, UserError
+from binarygan_tf.errors import TrainingFailed, UserError, unwritable_output
 
 BATCH_SIZE = 64  # their config.py CONFIG['model']['batch_size']
 PREACTIVATED_TOLERANCE = 1e-5  # see the module docstring, step 3
@@ -217,9 +217,7 @@ def _prepare_run_dir(config, setup):
     try:
         os.makedirs(os.path.join(run_dir, "worker"), exist_ok=True)
     except OSError as e:
-        raise UserError(
-            f"cannot write to {run_dir}: {e.strerror}. Choose a writable --out_dir."
-        ) from None
+        raise unwritable_output(run_dir, e) from None
     return os.path.abspath(run_dir)
 
 
