@@ -50,9 +50,8 @@ def _describe(record):
 
 
 def _read(fd):
-    os.lseek(fd, 0, os.SEEK_SET)
     try:
-        return json.loads(os.read(fd, 4096).decode() or "null")
+        return json.loads(os.pread(fd, 4096, 0).decode() or "null")
     except ValueError:
         return None
 
