@@ -413,7 +413,7 @@ def test_unknown_run_name_is_one_line_and_exit_2(tmp_path):
         ("--shard=-1/2", "is not INDEX/COUNT"),
         ("--shard=2/2", "INDEX counts from 0, so it must be below COUNT (2)"),
         ("--shard=0/0", "COUNT must be at least 1"),
-        ("--shard=0/17", "17 shards for 16 run(s)"),
+        ("--shard=0/18", "18 shards for 17 run(s)"),
         ("--stage=page --shard=0/2", "--stage=page builds the page from every run"),
     ],
 )
@@ -439,7 +439,7 @@ def test_run_registry_gives_the_paper_configurations_and_seed_repeats(tmp_path):
     profile = experiments.PROFILES["paper"]
     configs = {s.name: experiments.run_config(s, profile, str(tmp_path)) for s in experiments.RUNS}
     facts = {s.name: experiments.configuration(s, configs[s.name]) for s in experiments.RUNS}
-    assert len(experiments.RUNS) == 16 and len(set(configs)) == 16
+    assert len(experiments.RUNS) == 17 and len(set(configs)) == 17
     assert facts["exp3_mlp_sbn_gan"] == Configuration("III", "mlp", "sbn", "gan", "code")
     assert facts["exp4_cnn_real"] == Configuration("IV", "cnn", "real", "wgan-gp", "code")
     assert facts["extra_mlp_dbn_paperbn"].follow == "paper"
@@ -453,8 +453,8 @@ def test_run_registry_gives_the_paper_configurations_and_seed_repeats(tmp_path):
         ]
         assert [configs[n].seed for n in repeats] == [0, 1, 2]
     wgan = [n for n in configs if facts[n] == facts["exp3_mlp_dbn_wgan"]]
-    assert wgan == ["exp3_mlp_dbn_wgan", "exp3_mlp_dbn_wgan_seed1"]
-    assert [configs[n].seed for n in wgan] == [0, 1]
+    assert wgan == ["exp3_mlp_dbn_wgan", "exp3_mlp_dbn_wgan_seed1", "exp3_mlp_dbn_wgan_seed2"]
+    assert [configs[n].seed for n in wgan] == [0, 1, 2]
     assert len(set(facts.values())) == 11  # eleven configurations, some in several seeds
 
 
