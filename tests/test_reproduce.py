@@ -575,7 +575,8 @@ def test_shard_split_is_deterministic_covers_everything_once_and_balances_cost()
     ]
     names = [s.name for share in shares for s in share]
     assert sorted(names) == sorted(s.name for s in experiments.RUNS)  # each once
-    assert [len(share) for share in shares] == [4, 4, 4, 4]
+    sizes = [len(share) for share in shares]  # equal costs: sizes at most one apart
+    assert max(sizes) - min(sizes) == (1 if len(experiments.RUNS) % 4 else 0)
     assert sharding.parse(" 3/4 ") == sharding.Shard(3, 4)
 
 
