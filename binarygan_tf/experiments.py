@@ -127,7 +127,7 @@ AUTHORS_RUNS = (
         "authors_exp3_mlp_dbn_wgan", "III", "MLP DBN, WGAN, authors' code", "mlp", "dbn", "wgan"
     ),
     # Two more seeds of it: under WGAN, runs of one configuration differ more than under
-    # WGAN-GP (ours: FD 59.30 and 53.66), so one run of theirs against ours says little.
+    # WGAN-GP (ours: FD 53.66-66.92 over three seeds), so one run of theirs says little.
     *(
         AuthorsRunSpec(
             f"authors_exp3_mlp_dbn_wgan_seed{s}",
