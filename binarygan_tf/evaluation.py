@@ -22,6 +22,10 @@ from binarygan_tf.contract import LATENT_DIM, METADATA_FILE, SERVING_SIGNATURE
 from binarygan_tf.errors import UserError
 
 REFERENCE_LABEL = "real data (binarized MNIST train digits)"
+# Which measures a stored result holds: part of a cached result's key (reproduce.py), so
+# adding or changing a measure re-measures every published generator instead of mixing
+# results with and without it. 2: stray pixels added.
+MEASURES_VERSION = 2
 
 
 @dataclasses.dataclass
@@ -164,6 +168,7 @@ class Yardstick:
         row.update(
             binary_fraction=metrics.binary_fraction(images),
             pixel_density=metrics.pixel_density(images),
+            stray_pixel_share=metrics.stray_pixel_share(images),
         )
         return row
 
@@ -235,6 +240,7 @@ COLUMNS = (  # (key, header, format)
     ("kl_to_uniform", "KL(unif)", "{:.3f}"),
     ("binary_fraction", "binary", "{:.3f}"),
     ("pixel_density", "density", "{:.3f}"),
+    ("stray_pixel_share", "stray", "{:.3f}"),
 )
 SHAPE_COLUMNS = (
     ("end_mass", "end mass", "{:.3f}"),

@@ -362,6 +362,7 @@ def evaluate_run(spec, published, yardstick, num_samples, seed=0, with_samples=F
         "seed": seed,
         "classifier": yardstick.classifier.info["fingerprint"],
         "label": spec.label,
+        "measures": evaluation.MEASURES_VERSION,
     }
     stored = publishing.read_json(cache)
     if stored and stored.get("key") == key:

@@ -69,6 +69,7 @@ def test_metrics_json_has_reference_and_every_variant(results):
         assert row["frechet_distance"] >= 0.0
         assert 0.0 <= row["precision"] <= 1.0 and 0.0 <= row["recall"] <= 1.0
         assert sum(row["class_shares"]) == pytest.approx(1.0)
+        assert 0.0 <= row["stray_pixel_share"] < 1.0
     # the reference row is real digits: binary, with the data's density
     assert stored["reference"]["binary_fraction"] == 1.0
     assert stored["reference"]["pixel_density"] == pytest.approx(stored["data_density"], rel=0.2)

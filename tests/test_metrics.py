@@ -83,6 +83,25 @@ def test_binary_fraction_and_density():
     assert metrics.pixel_density(np.array([0, 1, 1, 0, 0])) == pytest.approx(0.4)
 
 
+# ---------------------------------------------------------------- artifacts
+def test_stray_pixels_are_those_outside_each_images_largest_stroke():
+    images = np.zeros((4, 6, 6, 1), np.float32)
+    images[0, 1:4, 1] = 1  # a stroke of 3 ...
+    images[0, 5, 5] = 1  # ... and a speck: 1 of 4 stray
+    images[1, 0, 0] = images[1, 1, 1] = 1  # touching by a corner: one stroke, none stray
+    images[2, 0, 5] = images[2, 5, 0] = 1  # two specks: 1 of 2 stray
+    # image 3 is empty; image 0's last row does not join image 1's first row
+    assert metrics.stray_pixel_share(images) == pytest.approx(2 / 8)
+    assert metrics.stray_pixel_share(images[1:2]) == 0.0
+    assert metrics.stray_pixel_share(np.zeros((2, 5, 5))) == 0.0
+    # [N, H, W] works too, and values at or below the threshold are off
+    assert metrics.stray_pixel_share(images[..., 0] * 0.5) == 0.0
+    assert metrics.stray_pixel_share(images[..., 0] * 0.6) == pytest.approx(2 / 8)
+    stacked = np.zeros((2, 3, 3))
+    stacked[0, 2, 1] = stacked[1, 0, 1] = stacked[0, 0, 0] = 1  # adjacent only across images
+    assert metrics.stray_pixel_share(stacked) == pytest.approx(1 / 3)
+
+
 # ---------------------------------------------------------------- preactivation shape
 def test_end_mass_counts_values_near_zero_and_one():
     values = np.array([0.01, 0.04, 0.06, 0.5, 0.94, 0.96, 0.99, 0.3])

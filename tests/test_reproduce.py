@@ -148,11 +148,11 @@ def test_page_from_merged_models_trains_nothing(merged):
     assert "evaluating" not in proc.stdout  # each shard's metrics.json is reused
     page = (tmp_path / "docs" / "results.md").read_text()
     assert page.startswith("# Results") and "python reproduce.py --profile=smoke" in page
-    # Exp. I's three claims, Exp. II's two, Exp. IV's DBN claim; one budget column
+    # Exp. I's three claims, Exp. II's two, Exp. IV's two DBN claims; one budget column
     verdicts = [
         line for line in page.splitlines() if "**holds**" in line or "**does not hold**" in line
     ]
-    assert len(verdicts) == 6 and all(line.count("**") == 2 for line in verdicts)
+    assert len(verdicts) == 7 and all(line.count("**") == 2 for line in verdicts)
     assert "| exp. | claim (and the rule applied) | `smoke` (2 steps) |" in page
     # the two DBN seeds form one configuration: mean and range in the claims
     assert "FD DBN mean " in page and "2 seeds)" in page
@@ -580,9 +580,10 @@ def test_shard_split_is_deterministic_covers_everything_once_and_balances_cost()
     assert sharding.parse(" 3/4 ") == sharding.Shard(3, 4)
 
 
-def _result(fd, end_mass=0.1, notch=1.0, recall=0.5, kl=0.1, real=False):
+def _result(fd, end_mass=0.1, notch=1.0, recall=0.5, kl=0.1, real=False, stray=0.02):
     metrics = {
         "frechet_distance": fd,
+        "stray_pixel_share": stray,
         "recall": recall,
         "kl_to_uniform": kl,
         "max_class_share": 0.2,
@@ -625,6 +626,31 @@ def test_claims_take_the_mean_over_seeds_and_flag_a_spread_wider_than_the_differ
     assert [v.holds for v in unmeasured] == [None] * len(unmeasured)
 
 
+def test_exp4_judges_the_papers_two_remarks_apart_quality_and_artifacts():
+    cnn = Configuration("IV", "cnn", "dbn", "wgan-gp", "code")
+    runs = [
+        (DBN, 0, _result(15.0, stray=0.030)),
+        (DBN, 1, _result(16.0, stray=0.034)),
+        (cnn, 0, _result(31.0, stray=0.012)),
+    ]
+    iv = [v for v in claims.check(runs, COUNTS) if v.experiment == "IV"]
+    (fd, stray), sbn = iv[:2], iv[2:]
+    assert (
+        not fd.holds and fd.evidence == "FD CNN 31.00, MLP mean 15.50 (range 15.00-16.00, 2 seeds)"
+    )
+    assert (
+        stray.holds and "fewer artifacts" in stray.claim and "530,212 vs 1,472,817" in stray.claim
+    )
+    assert stray.evidence == "stray pixels CNN 0.012, MLP mean 0.032 (range 0.030-0.034, 2 seeds)"
+    assert stray.caveat == "" and [v.holds for v in sbn] == [None, None]
+    assert "CNN DBN under WGAN" in stray.checked
+    # more stray pixels in the CNN's samples: the remark does not hold
+    worse = [
+        (c, s, _result(r["variants"]["binary"]["frechet_distance"], stray=0.05)) for c, s, r in runs
+    ]
+    assert not [v for v in claims.check(worse, COUNTS) if v.experiment == "IV"][1].holds
+
+
 class _Run:
     def __init__(self, name, configuration, seed, result):
         self.spec = experiments.RunSpec(name, configuration.experiment, name, seed=seed)
@@ -642,7 +668,9 @@ def test_page_puts_the_budgets_side_by_side():
     paper = {
         "a": _Run("a", DBN, 0, _result(30.0)),
         "b": _Run("b", SBN, 0, _result(33.0)),
-        "c": _Run("c", Configuration("IV", "cnn", "dbn", "wgan-gp", "code"), 0, _result(25.0)),
+        "c": _Run(
+            "c", Configuration("IV", "cnn", "dbn", "wgan-gp", "code"), 0, _result(25.0, stray=0.01)
+        ),
     }
     evals = _Evaluations({"quick": quick, "paper": paper})
     rows = results_page.claim_rows(evals, COUNTS)
@@ -651,7 +679,8 @@ def test_page_puts_the_budgets_side_by_side():
         ("I", False, False),
         ("I", False, False),
         ("IV", None, True),
-    ]  # IV: the CNN ran in the paper budget only
+        ("IV", None, True),
+    ]  # IV (FD, then stray pixels): the CNN ran in the paper budget only
     ctx = results_page.PageContext(evals, {}, ".", COUNTS, "cmd")
     lines = results_page.claims_section(ctx, rows)
     assert (
