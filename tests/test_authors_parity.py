@@ -55,7 +55,7 @@ import time
 import numpy as np
 import pytest
 
-from binarygan_tf.authors import client, presets, repository
+from binarygan_tf.authors import client, draws, presets, repository
 
 N_STEPS = 30  # > 25: the whole 100-critic warm-up, then 5 steps of 5 critic updates
 BATCH = 4
@@ -103,20 +103,7 @@ CHAOS_LOSS_SHARE = 0.02  # of the run's largest |g_loss|, in a chaotic warm-up s
 
 def _draws(arch, neuron, objective):
     """Every input and random draw of the N steps, seeded: what both sides consume."""
-    rng = np.random.default_rng(SEED)
-    counts = [presets.critic_count(k) for k in range(N_STEPS)]
-    critics = sum(counts)
-    inputs = {
-        "z": rng.standard_normal((N_STEPS, BATCH, 128)).astype(np.float32),  # NET_G z_dim
-        "real": (rng.random((N_STEPS, BATCH, 28, 28, 1)) < 0.19).astype(np.uint8),
-    }
-    if objective == "wgan-gp":
-        inputs["eps_critic"] = rng.random((critics, BATCH, 1, 1, 1)).astype(np.float32)
-    if neuron == "sbn":
-        shape = (BATCH, 784) if arch == "mlp" else (BATCH, 28, 28, 1)
-        inputs["noise_critic"] = rng.random((critics,) + shape).astype(np.float32)
-        inputs["noise_generator"] = rng.random((N_STEPS,) + shape).astype(np.float32)
-    return inputs, counts
+    return draws.parity_inputs(arch, neuron, objective, N_STEPS, BATCH, SEED)
 
 
 class _Replay:

@@ -42,3 +42,46 @@ def test_critic_weights_names_the_values_a_collapsed_layer_holds(tmp_path, monke
     a, b = line.split(": ", 1)[1].split("; ")
     assert a == "a 0.02 at / 0.10 near the clip, mean |w| 0.0051"  # 2 and 10 of 100
     assert b == "b 0.38 at / 0.38 near the clip, mean |w| 0.0046 (3 at -0.0100, 5 at -0.0014)"
+
+
+def _authors_repo():
+    from binarygan_tf.authors import repository
+
+    try:
+        return repository.resolve(None)
+    except Exception:
+        return None
+
+
+@pytest.mark.slow
+def test_variable_kinds_runs_their_graph_on_each_kind_and_compares_every_state(tmp_path):
+    from binarygan_tf.authors import client
+
+    repo = _authors_repo()
+    if repo is None or client.missing_packages():
+        pytest.skip("needs the authors' checkout (../shared/authors_code) and tf-keras")
+    import variable_kinds
+
+    lines = []
+    rows, results = variable_kinds.compare(
+        "mlp",
+        "dbn",
+        "wgan",
+        steps=2,
+        batch=2,
+        seed=7,
+        repo=repo,
+        work_dir=str(tmp_path),
+        log=lines.append,
+    )
+    # the switch reaches their graph: one run on each kind of variable
+    assert results["reference"]["variable_types"] == ["RefVariable"]
+    assert results["resource"]["variable_types"] == ["ResourceVariable"]
+    # the same schedule on both sides (the 100-critic warm-up), every state compared
+    assert results["reference"]["n_critic"] == results["resource"]["n_critic"] == [100, 100]
+    assert [k for k, *_ in rows] == [0, 1, 2] and len(lines) == 3
+    # same seed, same inputs: the same initial state (whatever the steps then do: that is
+    # the measurement, not a property of the tool)
+    assert rows[0][1:] == (0.0, 0.0)
+    assert lines[1].startswith("after step 1: max |reference - resource| weights ")
+    assert not list(tmp_path.glob("*/state*.npz"))  # each state removed once compared

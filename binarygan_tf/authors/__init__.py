@@ -17,6 +17,7 @@ and `.npz` arrays of weights and inputs (client.py). The modules:
 | presets.py | our --neuron/--objective/--arch -> their model class, presets, optimizer | no |
 | runtime.py | the shims, importing and configuring their code, their graph's tensors | TF1 (worker) |
 | worker.py | the worker process: train, parity and bench commands | TF1 (worker) |
+| draws.py | the inputs and random draws of a parity run, made up front to feed two runs alike | no |
 | client.py | starting a worker and reading its answer, from our process | no |
 | variable_map.py | their variable names <-> our Keras layers' weights | Keras 3 |
 | compare.py | the comparison tool: train theirs, rebuild their G as ours, verify, export | Keras 3 |

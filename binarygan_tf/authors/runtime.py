@@ -38,8 +38,15 @@ LEGACY_KERAS_ENV = "TF_USE_LEGACY_KERAS"
 _MODULES = ("config", "bgan.mnist.models")
 
 
-def prepare_tensorflow():
-    """Import TensorFlow for TF1 code in this process (shim 1, and v2 behaviour off)."""
+def prepare_tensorflow(resource_variables=False):
+    """Import TensorFlow for TF1 code in this process (shim 1, and v2 behaviour off).
+
+    `resource_variables`: not their setting, a diagnostic (compare_authors.py
+    --variables=resource). Their TF1 graph makes reference variables, which the optimizer
+    updates in place with no order against other ops' reads: each `ApplyRMSProp`/`ApplyAdam`
+    waits only for its own gradient, so it can overwrite layer k+1's weights while backprop
+    still reads them to reach layer k. Resource variables order every read before or after
+    each write, which is what our Keras step (and TF2) computes."""
     if "tensorflow" in sys.modules and os.environ.get(LEGACY_KERAS_ENV) != "1":
         raise RuntimeError(
             "TensorFlow was imported before TF_USE_LEGACY_KERAS=1 was set; "
@@ -63,6 +70,8 @@ def prepare_tensorflow():
     tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
     warnings.filterwarnings("ignore", message=r"`tf\.layers\.\w+` is deprecated")
     tf.compat.v1.disable_v2_behavior()
+    if resource_variables:
+        tf.compat.v1.enable_resource_variables()
     return tf
 
 

@@ -162,7 +162,7 @@ def _as_str(value):
 
 
 def train(req):
-    tf = runtime.prepare_tensorflow()
+    tf = runtime.prepare_tensorflow(req.get("resource_variables", False))
     setup = presets.Setup(**req["setup"])
     images = np.load(req["images_path"], mmap_mode="r").astype(bool)
     batch = int(req["batch_size"])
@@ -287,7 +287,7 @@ def parity(req):
     """Their graph driven as their loop drives it, with every random draw fed (module doc).
     Writes the model's whole state (runtime.read_state: weights and optimizer slots) to
     `<state_prefix><k>.npz` before the first step (k = 0) and after each generator step k."""
-    tf = runtime.prepare_tensorflow()
+    tf = runtime.prepare_tensorflow(req.get("resource_variables", False))
     setup = presets.Setup(**req["setup"])
     inputs = dict(np.load(req["inputs_path"]))
     z, real = inputs["z"], inputs["real"].astype(bool)
@@ -341,6 +341,9 @@ def parity(req):
                 "train_seconds": time.time() - start,
                 "random_inputs": sorted(k for k, v in rnd.items() if v is not None),
                 "trainable_parameters": runtime.trainable_parameter_count(gan),
+                "variable_types": sorted(
+                    {type(v).__name__ for v in tf.compat.v1.global_variables()}
+                ),
             }
 
 
@@ -366,7 +369,7 @@ def bench(req):
     and one `sess.run([g_step, d_loss, g_loss])` fed a numpy batch, each followed by the
     `step.log` line their loop writes (which reads `global_step` with one more `sess.run`),
     and the `batch.log` line. No warm-up schedule, no sampler (the peers' protocol)."""
-    tf = runtime.prepare_tensorflow()
+    tf = runtime.prepare_tensorflow(req.get("resource_variables", False))
     arch, neuron, objective = req["config"].split(":")
     setup = presets.setup_for(neuron, objective, arch)
     n_critic, batch = int(req.get("n_critic", presets.CRITICS)), 64
