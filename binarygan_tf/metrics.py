@@ -126,19 +126,34 @@ def stray_pixel_share(images, threshold=0.5):
     remark. Real binarized digits are not 0 either (a broken stroke counts), so the reference
     row of the evaluation gives the value to compare with. 0 for images with no 'on' pixel.
     """
+    on, stray = _on_and_stray(images, threshold)
+    total = int(on.sum())
+    return float(stray.sum() / total) if total else 0.0
+
+
+def stray_pixel_mask(images, threshold=0.5):
+    """[N, H, W] booleans: the pixels `stray_pixel_share` counts (for figures)."""
+    return _on_and_stray(images, threshold)[1]
+
+
+def _on_and_stray(images, threshold):
     on = np.asarray(images) > threshold
     if on.ndim == 4:  # (N, H, W, 1), the generators' contract: one channel
         on = on[..., 0]
     labels, count = ndimage.label(on, structure=_EIGHT_NEIGHBOURS_PER_IMAGE)
-    total = int(on.sum())
-    if total == 0:
-        return 0.0
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    # A component lies in one image, so its repeated writes agree (label 0, the background
+    # of every image, is never read).
     image_of_label = np.zeros(count + 1, np.int64)
     image_of_label[labels.ravel()] = np.repeat(np.arange(len(on)), on[0].size)
-    largest = np.zeros(len(on), np.int64)
-    np.maximum.at(largest, image_of_label[1:], sizes[1:])
-    return float((total - largest.sum()) / total)
+    # Each image's largest component (of equal sizes, the lowest label); an empty image gets
+    # a label no pixel has.
+    biggest = np.zeros(len(on), np.int64)
+    np.maximum.at(biggest, image_of_label[1:], sizes[1:])
+    candidates = np.flatnonzero(sizes[1:] == biggest[image_of_label[1:]]) + 1
+    largest = np.full(len(on), np.iinfo(np.int64).max)
+    np.minimum.at(largest, image_of_label[candidates], candidates)
+    return on, on & (labels != largest[:, None, None])
 
 
 # ---------------------------------------------------------------- preactivated-output shape

@@ -16,7 +16,7 @@ import platform
 
 import numpy as np
 
-from binarygan_tf import claims, evaluation, experiments, files, plots
+from binarygan_tf import claims, evaluation, experiments, files, formatting, plots
 from binarygan_tf.experiments import PROFILES
 from binarygan_tf.formatting import duration as format_duration
 
@@ -202,6 +202,13 @@ def write_figures(evals, figure_dir):
                 [(run.spec.label, _samples(run)[1]) for run in members],
                 f"Exp. {experiment}: 8x8 samples per model",
             )
+    pairs = artifact_pairs(shown)
+    if pairs:
+        paths["artifacts_IV"] = plots.stray_pixels(
+            os.path.join(figure_dir, "artifacts_exp_IV.png"),
+            [(run.spec.label, _samples(run)[1]) for pair in pairs for run in pair],
+            "Exp. IV: stray pixels (outside each digit's largest stroke) in red",
+        )
     panels = loss_curve_panels(evals)
     if panels:
         paths["loss_curves"] = plots.loss_curves(
@@ -216,6 +223,30 @@ def write_figures(evals, figure_dir):
         if name.endswith(".png") and path not in written:
             os.remove(path)
     return paths
+
+
+def artifact_pairs(shown):
+    """[(MLP run, CNN run)] of ours with the same binary neuron and objective, Exp. I's MLP
+    beside Exp. IV's CNN: what the paper's "less artifacts" remark compares (Sec. 4.6)."""
+    pairs = []
+    for cnn in shown:
+        c = cnn.configuration
+        if c.experiment != "IV" or c.neuron not in claims.NEURONS:
+            continue
+        mlp = [
+            run
+            for run in shown
+            if run.configuration.matches(
+                experiment="I",
+                arch="mlp",
+                neuron=c.neuron,
+                objective=c.objective,
+                implementation="ours",
+            )
+        ]
+        if mlp:
+            pairs.append((mlp[0], cnn))
+    return pairs
 
 
 def _authors_configurations(authors):
@@ -538,6 +569,16 @@ def experiment_section(ctx, experiment, title, paper_figures):
     lines = [f"## {title}", ""]
     if f"samples_{experiment}" in ctx.figures:
         lines += [f"![Exp. {experiment} samples]({ctx.link(f'samples_{experiment}')})", ""]
+    if f"artifacts_{experiment}" in ctx.figures:
+        lines += [
+            'The paper\'s "less artifacts" (Sec. 4.6), measured: each MLP beside the CNN with '
+            "the same neuron, same z, the pixels outside each digit's largest 8-connected "
+            "stroke in red (the stray-pixel measure of the claims; real digits: "
+            f"{formatting.number(ctx.evals.reference.get('stray_pixel_share'), '{:.3f}')}).",
+            "",
+            f"![Exp. {experiment} artifacts]({ctx.link(f'artifacts_{experiment}')})",
+            "",
+        ]
     if paper_figures:
         lines += [
             "The paper's (the authors' published figures, linked): "

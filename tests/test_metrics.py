@@ -97,6 +97,9 @@ def test_stray_pixels_are_those_outside_each_images_largest_stroke():
     # [N, H, W] works too, and values at or below the threshold are off
     assert metrics.stray_pixel_share(images[..., 0] * 0.5) == 0.0
     assert metrics.stray_pixel_share(images[..., 0] * 0.6) == pytest.approx(2 / 8)
+    mask = metrics.stray_pixel_mask(images)  # the pixels counted, for the figures
+    assert mask.shape == (4, 6, 6) and mask.sum() == 2 and mask[0, 5, 5]
+    assert mask[2, 5, 0] and not mask[2, 0, 5]  # of two equal specks, the first is the stroke
     stacked = np.zeros((2, 3, 3))
     stacked[0, 2, 1] = stacked[1, 0, 1] = stacked[0, 0, 0] = 1  # adjacent only across images
     assert metrics.stray_pixel_share(stacked) == pytest.approx(1 / 3)
@@ -134,3 +137,21 @@ def test_histogram_shares_sum_to_one_and_end_bins_are_reported():
     assert shape["first_bin_mass"] == pytest.approx(0.3)
     assert shape["last_bin_mass"] == pytest.approx(0.1)
     assert shape["end_mass"] == pytest.approx(0.4)
+
+
+def test_the_stray_pixel_figure_paints_exactly_the_stray_pixels_red(tmp_path):
+    import matplotlib.image
+
+    from binarygan_tf import plots
+
+    clean = np.zeros((64, 28, 28, 1), np.float32)
+    clean[:, 5:20, 10:13] = 1  # one stroke per digit
+    specked = clean.copy()
+    specked[:, 25, 25] = 1  # and a speck beside it
+    path = plots.stray_pixels(
+        str(tmp_path / "a.png"), [("clean", clean), ("specked", specked)], "t"
+    )
+    rgb = matplotlib.image.imread(path)[..., :3]
+    red = (rgb[..., 0] > 0.8) & (rgb[..., 1] < 0.4) & (rgb[..., 2] < 0.4)
+    left, right = red[:, : rgb.shape[1] // 2], red[:, rgb.shape[1] // 2 :]
+    assert left.sum() == 0 and right.sum() > 64  # 64 specks, each drawn over a few pixels
