@@ -126,17 +126,14 @@ def stray_pixel_share(images, threshold=0.5):
     remark. Real binarized digits are not 0 either (a broken stroke counts), so the reference
     row of the evaluation gives the value to compare with. 0 for images with no 'on' pixel.
     """
-    on, stray = _on_and_stray(images, threshold)
+    on, stray = on_and_stray_pixels(images, threshold)
     total = int(on.sum())
     return float(stray.sum() / total) if total else 0.0
 
 
-def stray_pixel_mask(images, threshold=0.5):
-    """[N, H, W] booleans: the pixels `stray_pixel_share` counts (for figures)."""
-    return _on_and_stray(images, threshold)[1]
-
-
-def _on_and_stray(images, threshold):
+def on_and_stray_pixels(images, threshold=0.5):
+    """Two [N, H, W] boolean masks: the 'on' pixels, and those of them `stray_pixel_share`
+    counts (the figures draw both)."""
     on = np.asarray(images) > threshold
     if on.ndim == 4:  # (N, H, W, 1), the generators' contract: one channel
         on = on[..., 0]

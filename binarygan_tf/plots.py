@@ -85,26 +85,22 @@ STRAY_RGB = (1.0, 0.2, 0.2)  # stray pixels in red among the white strokes
 
 
 def stray_pixels(path, grids, title):
-    """Sample grids with their stray pixels (metrics.stray_pixel_mask) in red: the paper's
+    """Sample grids with their stray pixels (metrics.on_and_stray_pixels) in red: the paper's
     Exp. IV "artifacts", as a reader would point at them. `grids` is [(label, images)]; each
     panel's title has the share over all of its images, the grid shows the first 64."""
     n = len(grids)
     fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 4.2), squeeze=False)
     for ax, (label, images) in zip(axes[0], grids):
-        on = tile(_on(images).astype(np.float32))  # 0 / 1, NaN in the gaps between images
-        rgb = np.repeat(np.nan_to_num(on, nan=0.5)[..., None], 3, axis=-1)  # gaps grey
-        stray = tile(metrics.stray_pixel_mask(images).astype(np.float32))
-        rgb[np.nan_to_num(stray) > 0] = STRAY_RGB
+        on, stray = metrics.on_and_stray_pixels(images)
+        share = stray.sum() / max(on.sum(), 1)  # metrics.stray_pixel_share, from the masks
+        shown = tile(on.astype(np.float32))  # 0 / 1, NaN in the gaps between images
+        rgb = np.repeat(np.nan_to_num(shown, nan=0.5)[..., None], 3, axis=-1)  # gaps grey
+        rgb[np.nan_to_num(tile(stray.astype(np.float32))) > 0] = STRAY_RGB
         ax.imshow(rgb, interpolation="nearest")
-        ax.set_title(f"{label}\nstray pixels {metrics.stray_pixel_share(images):.3f}", fontsize=9)
+        ax.set_title(f"{label}\nstray pixels {share:.3f}", fontsize=9)
         ax.axis("off")
     fig.suptitle(title, fontsize=11)
     return _save(fig, path)
-
-
-def _on(images):
-    images = np.asarray(images)
-    return (images[..., 0] if images.ndim == 4 else images) > 0.5
 
 
 def preactivation_histograms(path, series, title="Histogram of preactivated outputs"):

@@ -97,8 +97,8 @@ def test_stray_pixels_are_those_outside_each_images_largest_stroke():
     # [N, H, W] works too, and values at or below the threshold are off
     assert metrics.stray_pixel_share(images[..., 0] * 0.5) == 0.0
     assert metrics.stray_pixel_share(images[..., 0] * 0.6) == pytest.approx(2 / 8)
-    mask = metrics.stray_pixel_mask(images)  # the pixels counted, for the figures
-    assert mask.shape == (4, 6, 6) and mask.sum() == 2 and mask[0, 5, 5]
+    on, mask = metrics.on_and_stray_pixels(images)  # the pixels counted, for the figures
+    assert on.sum() == 8 and mask.shape == (4, 6, 6) and mask.sum() == 2 and mask[0, 5, 5]
     assert mask[2, 5, 0] and not mask[2, 0, 5]  # of two equal specks, the first is the stroke
     stacked = np.zeros((2, 3, 3))
     stacked[0, 2, 1] = stacked[1, 0, 1] = stacked[0, 0, 0] = 1  # adjacent only across images

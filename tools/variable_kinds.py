@@ -26,12 +26,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from absl import flags  # noqa: E402
 
 from binarygan_tf import cli  # noqa: E402
+from binarygan_tf.authors import presets  # noqa: E402  (no TensorFlow at import)
 
 KINDS = ("reference", "resource")
 
-flags.DEFINE_enum("arch", "mlp", ["mlp", "cnn"], "Their mlp_* or cnn_* presets.")
-flags.DEFINE_enum("neuron", "dbn", ["dbn", "sbn", "real"], "As compare_authors.py --neuron.")
-flags.DEFINE_enum("objective", "wgan", ["gan", "wgan", "wgan-gp"], "Their gan_type.")
+flags.DEFINE_enum("arch", "mlp", list(presets.ARCHS), "Their mlp_* or cnn_* presets.")
+flags.DEFINE_enum("neuron", "dbn", list(presets.NEURONS), "As compare_authors.py --neuron.")
+flags.DEFINE_enum("objective", "wgan", list(presets.OBJECTIVES), "Their gan_type.")
 flags.DEFINE_integer("steps", 30, "Generator steps (30: the 100-critic warm-up, then 5 of 5).")
 flags.DEFINE_integer("batch", 64, "Batch size (their config.py batch_size = 64).")
 flags.DEFINE_integer("seed", 1234, "Seeds their initial weights and the drawn inputs.")
@@ -60,7 +61,7 @@ def compare(arch, neuron, objective, steps, batch, seed, repo, work_dir, log=pri
     each run's answer ({kind: result})."""
     import numpy as np
 
-    from binarygan_tf.authors import client, draws, presets, repository
+    from binarygan_tf.authors import client, draws, repository
 
     repo = repository.resolve(repo)
     setup = presets.setup_for(neuron, objective, arch)
