@@ -10,8 +10,8 @@ parity test (ours against theirs, tests/test_authors_parity.py) and tools/variab
 import numpy as np
 
 from binarygan_tf.authors import presets
+from binarygan_tf.contract import IMAGE_SHAPE, LATENT_DIM
 
-LATENT_DIM = 128  # their presets/generator/*.py NET_G['z_dim']
 DATA_DENSITY = 0.19  # random binary images at binarized MNIST's share of 'on' pixels
 
 
@@ -23,12 +23,13 @@ def parity_inputs(arch, neuron, objective, steps, batch, seed):
     critics = sum(counts)
     inputs = {
         "z": rng.standard_normal((steps, batch, LATENT_DIM)).astype(np.float32),
-        "real": (rng.random((steps, batch, 28, 28, 1)) < DATA_DENSITY).astype(np.uint8),
+        "real": (rng.random((steps, batch, *IMAGE_SHAPE)) < DATA_DENSITY).astype(np.uint8),
     }
     if objective == "wgan-gp":
         inputs["eps_critic"] = rng.random((critics, batch, 1, 1, 1)).astype(np.float32)
     if neuron == "sbn":
-        shape = (batch, 784) if arch == "mlp" else (batch, 28, 28, 1)
+        # their SBN layer draws in its output's shape: flat for the MLP, an image for the CNN
+        shape = (batch, int(np.prod(IMAGE_SHAPE))) if arch == "mlp" else (batch, *IMAGE_SHAPE)
         inputs["noise_critic"] = rng.random((critics,) + shape).astype(np.float32)
         inputs["noise_generator"] = rng.random((steps,) + shape).astype(np.float32)
     return inputs, counts

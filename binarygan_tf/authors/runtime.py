@@ -41,12 +41,11 @@ _MODULES = ("config", "bgan.mnist.models")
 def prepare_tensorflow(resource_variables=False):
     """Import TensorFlow for TF1 code in this process (shim 1, and v2 behaviour off).
 
-    `resource_variables`: not their setting, a diagnostic (compare_authors.py
-    --variables=resource). Their TF1 graph makes reference variables, which the optimizer
-    updates in place with no order against other ops' reads: each `ApplyRMSProp`/`ApplyAdam`
-    waits only for its own gradient, so it can overwrite layer k+1's weights while backprop
-    still reads them to reach layer k. Resource variables order every read before or after
-    each write, which is what our Keras step (and TF2) computes."""
+    `resource_variables`: not their setting, a diagnostic (tools/variable_kinds.py). Their
+    TF1 graph makes reference variables, which the optimizer updates in place with no order
+    against other ops' reads, so an update could in principle change layer k+1's kernel while
+    backprop still uses it; resource variables order every read against every write, as our
+    Keras step does. Measured: their training is bit-identical on both (docs/authors_code.md)."""
     if "tensorflow" in sys.modules and os.environ.get(LEGACY_KERAS_ENV) != "1":
         raise RuntimeError(
             "TensorFlow was imported before TF_USE_LEGACY_KERAS=1 was set; "
