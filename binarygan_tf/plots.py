@@ -84,13 +84,16 @@ def samples_side_by_side(path, grids, title):
 STRAY_RGB = (1.0, 0.2, 0.2)  # stray pixels in red among the white strokes
 
 
-def stray_pixels(path, grids, title):
+def stray_pixels(path, grids, title, columns=2):
     """Sample grids with their stray pixels (metrics.on_and_stray_pixels) in red: the paper's
-    Exp. IV "artifacts", as a reader would point at them. `grids` is [(label, images)]; each
-    panel's title has the share over all of its images, the grid shows the first 64."""
-    n = len(grids)
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 4.2), squeeze=False)
-    for ax, (label, images) in zip(axes[0], grids):
+    Exp. IV "artifacts", as a reader would point at them. `grids` is [(label, images)], laid
+    out `columns` to a row (a pair to compare per row); each panel's title has the share over
+    all of its images, the grid shows the first 64."""
+    rows = -(-len(grids) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 4.2 * rows), squeeze=False)
+    for ax in axes.flat[len(grids) :]:
+        ax.axis("off")
+    for ax, (label, images) in zip(axes.flat, grids):
         on, stray = metrics.on_and_stray_pixels(images)
         share = stray.sum() / max(on.sum(), 1)  # metrics.stray_pixel_share, from the masks
         shown = tile(on.astype(np.float32))  # 0 / 1, NaN in the gaps between images

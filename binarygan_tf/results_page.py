@@ -226,23 +226,17 @@ def write_figures(evals, figure_dir):
 
 
 def artifact_pairs(shown):
-    """[(MLP run, CNN run)] of ours with the same binary neuron and objective, Exp. I's MLP
-    beside Exp. IV's CNN: what the paper's "less artifacts" remark compares (Sec. 4.6)."""
+    """[(MLP run, CNN run)] of ours, each Exp. IV CNN beside the MLP its claims compare it with
+    (claims.mlp_counterpart): what the paper's "less artifacts" remark compares (Sec. 4.6)."""
     pairs = []
     for cnn in shown:
         c = cnn.configuration
-        if c.experiment != "IV" or c.neuron not in claims.NEURONS:
+        if c.experiment != "IV" or c.neuron not in claims.CNN_NEURONS:
             continue
         mlp = [
             run
             for run in shown
-            if run.configuration.matches(
-                experiment="I",
-                arch="mlp",
-                neuron=c.neuron,
-                objective=c.objective,
-                implementation="ours",
-            )
+            if run.configuration.matches(implementation="ours", **claims.mlp_counterpart(c.neuron))
         ]
         if mlp:
             pairs.append((mlp[0], cnn))

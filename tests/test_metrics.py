@@ -139,6 +139,10 @@ def test_histogram_shares_sum_to_one_and_end_bins_are_reported():
     assert shape["end_mass"] == pytest.approx(0.4)
 
 
+def _red(rgb):
+    return (rgb[..., 0] > 0.8) & (rgb[..., 1] < 0.4) & (rgb[..., 2] < 0.4)
+
+
 def test_the_stray_pixel_figure_paints_exactly_the_stray_pixels_red(tmp_path):
     import matplotlib.image
 
@@ -151,7 +155,14 @@ def test_the_stray_pixel_figure_paints_exactly_the_stray_pixels_red(tmp_path):
     path = plots.stray_pixels(
         str(tmp_path / "a.png"), [("clean", clean), ("specked", specked)], "t"
     )
-    rgb = matplotlib.image.imread(path)[..., :3]
-    red = (rgb[..., 0] > 0.8) & (rgb[..., 1] < 0.4) & (rgb[..., 2] < 0.4)
-    left, right = red[:, : rgb.shape[1] // 2], red[:, rgb.shape[1] // 2 :]
+    red = _red(matplotlib.image.imread(path)[..., :3])
+    left, right = red[:, : red.shape[1] // 2], red[:, red.shape[1] // 2 :]
     assert left.sum() == 0 and right.sum() > 64  # 64 specks, each drawn over a few pixels
+    # a pair per row: the third grid starts the second row, on the left
+    path = plots.stray_pixels(
+        str(tmp_path / "b.png"), [("clean", clean), ("clean", clean), ("specked", specked)], "t"
+    )
+    red = _red(matplotlib.image.imread(path)[..., :3])
+    rows, cols = red.shape
+    assert red[: rows // 2].sum() == 0 and red[rows // 2 :, cols // 2 :].sum() == 0
+    assert red[rows // 2 :, : cols // 2].sum() > 64

@@ -635,7 +635,7 @@ def test_exp4_judges_the_papers_two_remarks_apart_quality_and_artifacts():
         (cnn, 0, _result(31.0, stray=0.012)),
     ]
     iv = [v for v in claims.check(runs, COUNTS) if v.experiment == "IV"]
-    (fd, stray), sbn = iv[:2], iv[2:]
+    (fd, stray), others = iv[:2], iv[2:]  # then SBN's two and the real-valued model's two
     assert (
         not fd.holds and fd.evidence == "FD CNN 31.00, MLP mean 15.50 (range 15.00-16.00, 2 seeds)"
     )
@@ -643,13 +643,30 @@ def test_exp4_judges_the_papers_two_remarks_apart_quality_and_artifacts():
         stray.holds and "fewer artifacts" in stray.claim and "530,212 vs 1,472,817" in stray.claim
     )
     assert stray.evidence == "stray pixels CNN 0.012, MLP mean 0.032 (range 0.030-0.034, 2 seeds)"
-    assert stray.caveat == "" and [v.holds for v in sbn] == [None, None]
+    assert stray.caveat == "" and [v.holds for v in others] == [None] * 4
     assert "CNN DBN under WGAN" in stray.checked
     # more stray pixels in the CNN's samples: the remark does not hold
     worse = [
         (c, s, _result(r["variants"]["binary"]["frechet_distance"], stray=0.05)) for c, s, r in runs
     ]
     assert not [v for v in claims.check(worse, COUNTS) if v.experiment == "IV"][1].holds
+
+
+def test_exp4_compares_the_real_valued_cnn_with_exp2s_mlp_thresholded():
+    # Fig. 7 (c-d) shows the real-valued CNN; its MLP is Exp. II's, read at the 0.5 threshold
+    mlp = Configuration("II", "mlp", "real", "wgan-gp", "code")
+    cnn = Configuration("IV", "cnn", "real", "wgan-gp", "code")
+    runs = [
+        (mlp, 0, _result(20.0, real=True, stray=0.062)),
+        (cnn, 0, _result(18.0, real=True, stray=0.020)),
+        (DBN, 0, _result(15.0, stray=0.044)),  # Exp. I's MLP is not the real-valued CNN's
+    ]
+    iv = [v for v in claims.check(runs, COUNTS) if v.experiment == "IV"]
+    fd, stray = iv[4:]
+    assert fd.claim.startswith("real-valued (thresholded): the CNN beats the MLP")
+    assert fd.holds and fd.evidence == "FD CNN 18.00, MLP 20.00"
+    assert stray.holds and stray.evidence == "stray pixels CNN 0.020, MLP 0.062"
+    assert [v.holds for v in iv[:4]] == [None] * 4  # no DBN or SBN CNN among the runs
 
 
 class _Run:
