@@ -210,6 +210,9 @@ def _exp1(neuron):
     return dict(experiment="I", arch="mlp", neuron=neuron, objective="wgan-gp")
 
 
+EXP2 = dict(experiment="II", arch="mlp", neuron="real", objective="wgan-gp")
+
+
 NEURONS = ("dbn", "sbn")
 # Sec. 4.6's remark is made of Fig. 7, the CNN versions of the proposed model (DBN, SBN) and
 # of the real-valued one (thresholded at 0.5, as `quality` reads it).
@@ -219,9 +222,7 @@ CNN_NEURONS = {"dbn": "DBN", "sbn": "SBN", "real": "real-valued (thresholded)"}
 def mlp_counterpart(neuron):
     """Fields of the MLP configuration that Exp. IV's CNN with `neuron` is compared with: the
     same model with WGAN-GP, from Exp. I (binary neurons) or Exp. II (real-valued)."""
-    if neuron == "real":
-        return dict(experiment="II", arch="mlp", neuron="real", objective="wgan-gp")
-    return _exp1(neuron)
+    return EXP2 if neuron == "real" else _exp1(neuron)
 
 
 def check(runs, param_counts):
@@ -284,7 +285,7 @@ def _exp1_claims(m):
 
 
 def _exp2_claims(m):
-    real = dict(experiment="II", arch="mlp", neuron="real", objective="wgan-gp")
+    real = EXP2
     r, s = m.spread(end_mass, **real), m.spread(end_mass, **_exp1("sbn"))
     claim = "the real-valued model's histogram is more U-shaped than SBN's (more end mass)"
     yield _judged(
