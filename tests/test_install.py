@@ -13,6 +13,19 @@ from tests.helpers import ROOT, write_fake_mnist
 
 pytestmark = pytest.mark.slow
 
+# Variables through which the caller's environment could reach into the new virtualenv: a
+# PYTHONPATH naming the checkout, another Python's home or startup file, an activated venv,
+# user site-packages, pip settings that pick another index or target.
+_FOREIGN = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "VIRTUAL_ENV")
+
+
+def _clean_env():
+    """This process's environment without anything that could make the installed venv import
+    the checkout (every subprocess here runs with it)."""
+    env = {k: v for k, v in os.environ.items() if k not in _FOREIGN and not k.startswith("PIP_")}
+    env["PYTHONNOUSERSITE"] = "1"
+    return env
+
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
@@ -34,9 +47,12 @@ def installed(tmp_path_factory):
         check=True,
         capture_output=True,
         timeout=600,
+        env=_clean_env(),
     )
     venv = tmp / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "venv", str(venv)], check=True, timeout=600, env=_clean_env()
+    )
     python = venv / "bin" / "python"
     # The project from its wheel only; its dependencies (TensorFlow & co., hundreds of MB)
     # are borrowed from this interpreter's site-packages through a plain path entry, which
@@ -46,6 +62,7 @@ def installed(tmp_path_factory):
         check=True,
         capture_output=True,
         text=True,
+        env=_clean_env(),
     )
     with open(os.path.join(purelib.stdout.strip(), "borrowed_deps.pth"), "w") as f:
         f.write("\n".join(site.getsitepackages()) + "\n")
@@ -55,16 +72,16 @@ def installed(tmp_path_factory):
         check=True,
         capture_output=True,
         timeout=600,
+        env=_clean_env(),
     )
     return venv
 
 
 def _run(venv, args, cwd):
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     return subprocess.run(
         [str(venv / "bin" / "binarygan"), *args],
         cwd=cwd,
-        env=env,
+        env=_clean_env(),
         capture_output=True,
         text=True,
         timeout=900,
@@ -82,6 +99,7 @@ def test_installed_package_is_the_wheel_not_the_checkout(installed, tmp_path):
         capture_output=True,
         text=True,
         check=True,
+        env=_clean_env(),
     )
     assert out.stdout.startswith(str(installed)), out.stdout
 

@@ -286,7 +286,10 @@ def train(req):
 def parity(req):
     """Their graph driven as their loop drives it, with every random draw fed (module doc).
     Writes the model's whole state (runtime.read_state: weights and optimizer slots) to
-    `<state_prefix><k>.npz` before the first step (k = 0) and after each generator step k."""
+    `<state_prefix><k>.npz` before the first step (k = 0) and after each generator step k.
+    With `update_points`, also within each step k: after its first critic update
+    (`<k>_first`), before its last one (`<k>_last`) and after all of them, before the
+    generator update (`<k>_critics`), so single updates can be compared from one state."""
     tf = runtime.prepare_tensorflow(req.get("resource_variables", False))
     setup = presets.Setup(**req["setup"])
     inputs = dict(np.load(req["inputs_path"]))
@@ -310,18 +313,25 @@ def parity(req):
                 if rnd["interpolation"] is None
                 else np.zeros(rnd["interpolation"].shape.as_list(), np.float32)
             )
+            points = bool(req.get("update_points"))
             critic, d_losses, g_losses, counts = 0, [], [], []
             start = time.time()
             for step in range(n_steps):
                 feed = {gan.x: real[step], gan.z: z[step]}
                 n_critic = presets.critic_count(step)
-                for _ in range(n_critic):
+                for j in range(n_critic):
+                    if points and j == n_critic - 1:
+                        _save_npz_atomic(f"{prefix}{step}_last.npz", runtime.read_state(gan))
                     if rnd["interpolation"] is not None:
                         feed[rnd["interpolation"]] = inputs["eps_critic"][critic]
                     if rnd["sbn_noise"] is not None:
                         feed[rnd["sbn_noise"]] = inputs["noise_critic"][critic]
                     _, d_loss = sess.run([gan.d_step, gan.d_loss], feed)
                     critic += 1
+                    if points and j == 0:
+                        _save_npz_atomic(f"{prefix}{step}_first.npz", runtime.read_state(gan))
+                if points:
+                    _save_npz_atomic(f"{prefix}{step}_critics.npz", runtime.read_state(gan))
                 if rnd["interpolation"] is not None:
                     feed[rnd["interpolation"]] = eps_zero  # only the logged d_loss reads it
                 if rnd["sbn_noise"] is not None:

@@ -1,0 +1,429 @@
+"""Update-for-update parity with the authors' own TF1 code (salu133445/binarygan, unmodified).
+
+The harness of tests/test_authors_parity.py and tools/parity_mutations.py.
+
+Their graph runs in a worker process (binarygan_tf/authors/worker.py `parity`: their
+`BinaryGAN`/`GAN` built from their presets, driven as their `train()` loop drives it: their
+critic schedule, one `sess.run` per critic update and per generator update). Ours is
+`train_lib.build_trainer(TrainConfig(...))` with the default `follow="code"`, driven through
+its own `train_step`, compiled as `fit()` compiles it. Both see the same real batches, the
+same z and the same random draws: every uniform of the SBN output layer and of WGAN-GP's
+interpolation is generated here once (authors/draws.py), fed to their graph in place of its
+`RandomUniform` outputs, and handed out to ours by a stand-in for `random_draws`. N = 30
+generator steps: the 25 steps of their 100-critic warm-up, then 5 steps of 5 (2,525 critic
+updates), at batch 4 (nothing in a step depends on the batch size but the shapes) on random
+binary images at MNIST's density.
+
+Why one update at a time. Two computations that differ only in float order (another CPU,
+oneDNN on or off, another thread count, XLA or not) part within a few of the 100 critic
+updates of a warm-up step: weight clipping, LeakyReLU kinks and binary thresholds are
+discontinuous, and RMSProp/Adam turn a rounding difference in a near-zero gradient into a
+step of ~lr. A bound on a whole step is then either loose or tuned to one machine. So the
+worker dumps their whole state (weights, optimizer slots) at four points of every generator
+step k: before it, after its first critic update, before its last critic update, and before
+its generator update. From each dumped state ours makes the same single update and is
+compared with their state right after it:
+
+- the first critic update of step k (their state before step k),
+- the last critic update of step k (their state after n_critic - 1 updates),
+- the generator update of step k (their state after all critic updates).
+
+That is 90 single updates per case, each from a state both sides share bit for bit, so only
+one update's float order separates them. The schedule and the draws over the 30 steps are
+checked apart, exactly: ours runs each whole step from their state before it, and its
+counters must move as theirs (n_critic updates of D, one of G, and exactly that step's draws).
+
+Tolerance: a measured noise floor, not a number tuned to one CPU. Each single update is
+made twice by ours from the same state, once through TensorFlow's kernels (oneDNN or Eigen)
+and once through XLA, two float orders of one algorithm. For every update, each side's
+distance from theirs (max |ours - theirs| over the updated net's weights; over its optimizer
+slots, relative to each slot's largest value) must be within NOISE_MULTIPLE x the larger of
+  - that update's XLA-vs-kernels distance (the float noise of this state, measured here), and
+  - two float32 floors below which two correct computations cannot be told apart:
+    FLOAT_FLOOR, a few ulps of the variable's own magnitude (a weight that moves by less
+    than its ulp does not move), and UPDATE_FLOOR, the rounding of the sum that made the
+    update, relative to the variable's move in this update.
+Weights are compared variable by variable, each slot relative to its largest value (squares
+of gradients, whose scale varies over orders of magnitude). Besides, our optimizer's slots
+start exactly where theirs do (TF1's RMSProp accumulator starts at 1, Keras' at 0).
+The mutation table in docs/authors_code.md (`python tools/parity_mutations.py`) shows that
+every defect it lists breaks this bound in at least one case.
+"""
+
+import contextlib
+import os
+import time
+from unittest import mock
+
+import numpy as np
+
+from binarygan_tf.authors import client, draws, presets
+
+N_STEPS = 30  # > 25: the whole 100-critic warm-up, then 5 steps of 5 critic updates
+BATCH = 4
+SEED = 1234
+POINTS = ("first", "last", "generator")  # the single updates compared in each step
+NOISE_MULTIPLE = 10.0
+# float32 carries 24 significant bits; a stored value is exact to 2^-24 of its magnitude, and
+# one update adds a rounding of the same size on each side: a floor of 4 ulps (2^-21) of the
+# largest value of what is compared.
+FLOAT_FLOOR = 2.0**-21
+# The update itself is a float32 sum: a gradient element adds up to 4 x 28 x 28 = 3,136 terms
+# here (a bias of the CNN's last layer), whose rounding grows like sqrt(N) ulps of the sum
+# (sqrt(3136) = 56 < 2^7): a floor of 2^-24 * 2^7 of the variable's own move.
+UPDATE_FLOOR = 2.0**-17
+
+TINY = float(np.finfo(np.float32).tiny)
+CASES = [
+    ("mlp", "dbn", "wgan"),
+    ("cnn", "dbn", "wgan"),
+    ("mlp", "sbn", "wgan-gp"),
+    ("mlp", "dbn", "gan"),
+]
+
+
+class _Replay:
+    """Hands out `values[order[0]]`, `values[order[1]]`, ... one per call, inside the compiled
+    step (variables, so XLA and tf.while_loop keep the order of the calls), reshaped to what
+    the caller asked for (our SBN draws [B, 784] in G's forward and [B, 28, 28, 1] when a
+    critic update redraws from the image-shaped preactivated output; the same values)."""
+
+    def __init__(self, values):
+        import tensorflow as tf
+
+        self.size = len(values)
+        self.values = tf.Variable(values, trainable=False)
+        self.order = tf.Variable(np.arange(self.size, dtype=np.int32), trainable=False)
+        self.index = tf.Variable(0, dtype=tf.int32, trainable=False)
+
+    def use(self, rows):
+        """The next calls read `rows`, in order."""
+        order = np.zeros(self.size, np.int32)
+        order[: len(rows)] = rows
+        self.order.assign(order)
+        self.index.assign(0)
+
+    def next(self, shape, dtype):
+        import tensorflow as tf
+
+        i = self.index.assign_add(1) - 1
+        return tf.reshape(tf.cast(tf.gather(self.values, self.order[i]), dtype), shape)
+
+
+def _sbn_noise_in_our_order(inputs, counts):
+    """Our step draws the noise of its one generator forward first (shared by the generator
+    update) and then one per critic update; theirs draws one per critic update and then one
+    for the generator update. Same values, reordered: row k + done_k is step k's generator
+    noise, and row k + done_k + 1 + j its critic update j."""
+    out, c = [], 0
+    for k, n in enumerate(counts):
+        out.append(inputs["noise_generator"][k])
+        out.extend(inputs["noise_critic"][c : c + n])
+        c += n
+    return np.stack(out)
+
+
+class _Ours:
+    """Our trainer as train.py builds it, its step compiled as fit() compiles it (train_step as
+    one tf.function, AutoGraph off), with every random draw replayed; besides the whole step,
+    the same step with one critic update and with none (the single updates), each through
+    TensorFlow's kernels and through XLA."""
+
+    def __init__(self, arch, neuron, objective, inputs, counts, patches):
+        import keras
+        import tensorflow as tf
+
+        from binarygan_tf import networks, random_draws, train_lib, trainer
+
+        self.arch, self.counts, self.inputs = arch, counts, inputs
+        self.setup = presets.setup_for(neuron, objective, arch)
+        self.config = train_lib.TrainConfig(
+            arch=arch, neuron=neuron, objective=objective, batch_size=BATCH, seed=0
+        )
+        keras.utils.set_random_seed(0)
+        self.trainer = t = train_lib.build_trainer(self.config)
+        self.initial_slots = self.slots()
+        self.z = _Replay(inputs["z"])
+        self.eps = _Replay(inputs["eps_critic"]) if "eps_critic" in inputs else None
+        self.noise = _Replay(_sbn_noise_in_our_order(inputs, counts)) if neuron == "sbn" else None
+        neuron_layer = networks.output_neuron(t.generator)
+
+        def normal(shape, seed_generator, dtype="float32"):
+            assert seed_generator is t.latent_seed
+            return self.z.next(shape, dtype)
+
+        def uniform(shape, seed_generator, dtype="float32"):
+            if self.eps is not None and seed_generator is t.interpolation_seed:
+                return self.eps.next(shape, dtype)
+            if self.noise is not None and seed_generator is neuron_layer.seed_generator:
+                return self.noise.next(shape, dtype)
+            raise AssertionError("a random draw the parity test does not replay")
+
+        patches.enter_context(mock.patch.object(random_draws, "normal", normal))
+        patches.enter_context(mock.patch.object(random_draws, "uniform", uniform))
+
+        def compiled(schedule, xla):
+            # The schedule is read while tracing: a step traced under another schedule is the
+            # same train_step with n_critic fixed (1: a single critic update; 0: only G's).
+            def step(real):
+                kept = t.schedule
+                t.schedule = schedule or kept
+                try:
+                    return t.train_step(real)
+                finally:
+                    t.schedule = kept
+
+            return tf.function(step, jit_compile=xla, autograph=False)
+
+        self._whole = compiled(None, self.config.resolved_jit_compile)
+        one, none = trainer.CriticSchedule(1, 1), trainer.CriticSchedule(0, 0)
+        self._single = {
+            (critics, xla): compiled(one if critics else none, xla)
+            for critics in (True, False)
+            for xla in (False, True)
+        }
+
+    def _nets(self):
+        t, s = self.trainer, self.setup
+        return (
+            ("G", t.generator, t.g_optimizer, False),
+            ("D", t.discriminator, t.d_optimizer, s.d_batch_norm),
+        )
+
+    def set_state(self, state, k, critics_done):
+        """Their state `state`, taken in generator step k after `critics_done` critic updates
+        of the whole run: weights, slots, counters."""
+        from binarygan_tf.authors import variable_map
+
+        for net, model, optimizer, bn in self._nets():
+            variable_map.load(model, state, net, self.arch, bn)
+            variable_map.load_optimizer(
+                optimizer,
+                model,
+                state,
+                net,
+                self.arch,
+                bn,
+                self.setup.model_class,
+                self.setup.optimizer,
+                k if net == "G" else critics_done,
+            )
+        self.trainer.generator_step.assign(k)
+
+    def slots(self):
+        from binarygan_tf.authors import variable_map
+
+        out = {}
+        for net, model, optimizer, bn in self._nets():
+            out.update(
+                variable_map.dump_optimizer(
+                    optimizer,
+                    model,
+                    net,
+                    self.arch,
+                    bn,
+                    self.setup.model_class,
+                    self.setup.optimizer,
+                )
+            )
+        return out
+
+    def state(self):
+        """Our weights and optimizer slots, under their names."""
+        from binarygan_tf.authors import variable_map
+
+        out = self.slots()
+        for net, model, _, bn in self._nets():
+            out.update(variable_map.dump(model, net, self.arch, bn))
+        return out
+
+    def _real(self, k):
+        import tensorflow as tf
+
+        return tf.constant(self.inputs["real"][k], tf.float32)
+
+    def whole_step(self, state, k):
+        """Generator step k from their state before it; our counters and draws must move as
+        their loop's: one generator step, n_critic critic updates, exactly that step's draws."""
+        done = sum(self.counts[:k])
+        self.set_state(state, k, done)
+        self.z.use(np.arange(k, self.z.size))
+        if self.eps is not None:
+            self.eps.use(np.arange(done, self.eps.size))
+        if self.noise is not None:
+            self.noise.use(np.arange(k + done, self.noise.size))
+        self._whole(self._real(k))
+        n = self.counts[k]
+        return {
+            "generator_step": int(self.trainer.generator_step.numpy()) - k,
+            "critic_updates": int(self.trainer.d_optimizer.iterations.numpy()) - done,
+            "generator_updates": int(self.trainer.g_optimizer.iterations.numpy()) - k,
+            "z": int(self.z.index.numpy()),
+            "eps": None if self.eps is None else int(self.eps.index.numpy()),
+            "noise": None if self.noise is None else int(self.noise.index.numpy()),
+            "expected": {
+                "generator_step": 1,
+                "critic_updates": n,
+                "generator_updates": 1,
+                "z": 1,
+                "eps": None if self.eps is None else n,
+                "noise": None if self.noise is None else n + 1,
+            },
+        }
+
+    def single_update(self, point, xla, state, k):
+        """One update of step k from their `state` at `point`: the first or the last critic
+        update, or the generator update; our whole state after it."""
+        done, n = sum(self.counts[:k]), self.counts[k]
+        j = {"first": 0, "last": n - 1, "generator": n}[point]
+        self.set_state(state, k, done + j)
+        self.z.use([k])
+        if self.eps is not None:
+            self.eps.use([done + j])
+        if self.noise is not None:  # G's forward, then (critic updates only) update j
+            self.noise.use([k + done, k + done + 1 + j])
+        self._single[(point != "generator", xla)](self._real(k))
+        return self.state()
+
+
+def _load(path):
+    with np.load(path) as f:
+        return dict(f)
+
+
+def _names(state, point):
+    """What an update at `point` changes, named as in `state` (ours: every weight and slot
+    that has a counterpart in theirs): D's weights and slots, or G's."""
+    net = "G" if point == "generator" else "D"
+    weights = [n for n in state if n.startswith(f"{net}/")]
+    slots = [n for n in state if n.startswith("Optimizer/") and f"/{net}/" in n]
+    return weights, slots
+
+
+def _distance(a, b, name, relative):
+    """max |a - b| of one variable; for a slot (`relative`: squares of gradients, whose scale
+    varies over orders of magnitude) relative to the slot's largest value in b."""
+    d = float(np.max(np.abs(a[name].astype(np.float64) - b[name])))
+    return d / max(float(np.max(np.abs(b[name]))), 1e-30) if relative else d
+
+
+def _compare(point, before, theirs, ours, xla):
+    """One single update, variable by variable: how far ours (kernels) and ours (XLA) land
+    from theirs, against the bound from this update's noise (kernels against XLA) and the
+    float32 floor of the variable's own magnitude. Keeps the worst ratio to the bound of
+    each kind (weights, slots) and how far their update moved the net's weights."""
+    weights, slots = _names(ours, point)
+    out = {"moved": max(_distance(theirs, before, n, False) for n in weights)}
+    for kind, names, relative in (("weights", weights, False), ("slots", slots, True)):
+        worst = {"ratio": -1.0}
+        for n in names:
+            scale = 1.0 if relative else float(np.max(np.abs(theirs[n])))
+            noise = _distance(ours, xla, n, relative)
+            moved = 0.0 if relative else _distance(theirs, before, n, False)
+            # (a variable that is exactly zero in theirs must be exactly zero in ours)
+            bound = NOISE_MULTIPLE * max(noise, FLOAT_FLOOR * scale, UPDATE_FLOOR * moved, TINY)
+            kernels, with_xla = (_distance(o, theirs, n, relative) for o in (ours, xla))
+            ratio = max(kernels, with_xla) / bound
+            if ratio > worst["ratio"]:
+                worst = dict(
+                    ratio=ratio, name=n, kernels=kernels, xla=with_xla, noise=noise, bound=bound
+                )
+        out[kind] = worst
+    return out
+
+
+def run_case(arch, neuron, objective, workdir, authors_repo, stop_early=False):
+    """Their run in a worker, ours alongside; returns the per-update comparisons, the per-step
+    counters, their result and the initial slots on both sides. With `stop_early` it stops
+    at the end of the first step with a violation (tools/parity_mutations.py)."""
+    setup = presets.setup_for(neuron, objective, arch)
+    inputs, counts = draws.parity_inputs(arch, neuron, objective, N_STEPS, BATCH, SEED)
+    np.savez(os.path.join(workdir, "inputs.npz"), **inputs)
+    prefix = os.path.join(workdir, "state")
+    request = {
+        "command": "parity",
+        "authors_repo": authors_repo,
+        "setup": vars(setup),
+        "inputs_path": os.path.join(workdir, "inputs.npz"),
+        "state_prefix": prefix,
+        "seed": SEED,
+        "update_points": True,
+    }
+    log_path = os.path.join(workdir, "parity.log")
+    started = time.time()
+    run = {"updates": [], "steps": [], "result": None, "counts": counts, "stopped_at": None}
+    with open(log_path, "w") as log, contextlib.ExitStack() as patches:
+        proc, result_path = client.start(request, workdir, stdout=log, stderr=log)
+        try:
+            ours = _Ours(arch, neuron, objective, inputs, counts, patches)  # meanwhile
+
+            def wait(name):
+                client.wait_for_file(proc, f"{prefix}{name}.npz", timeout=600)
+                return _load(f"{prefix}{name}.npz")
+
+            start = wait(0)
+            run["initial_slots"] = (ours.initial_slots, {n: start[n] for n in ours.initial_slots})
+            for k in range(N_STEPS):
+                at = {"first": start, "last": wait(f"{k}_last"), "generator": wait(f"{k}_critics")}
+                after = {"first": wait(f"{k}_first"), "last": at["generator"], "generator": None}
+                after["generator"] = nxt = wait(k + 1)
+                run["steps"].append(ours.whole_step(start, k))
+                for point in POINTS:
+                    kernels = ours.single_update(point, False, at[point], k)
+                    xla = ours.single_update(point, True, at[point], k)
+                    comparison = _compare(point, at[point], after[point], kernels, xla)
+                    run["updates"].append(dict(comparison, step=k, point=point))
+                for name in (k, f"{k}_first", f"{k}_last", f"{k}_critics"):
+                    os.remove(f"{prefix}{name}.npz")
+                start = nxt
+                if stop_early and violations(run):
+                    run["stopped_at"] = k
+                    break
+            else:
+                run["result"] = client.finish(proc, result_path, timeout=600, log_path=log_path)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    run["seconds"] = time.time() - started
+    return run
+
+
+def report(run):
+    """One line per single update: the worst variable of each kind against its bound."""
+    lines = []
+    for u in run["updates"]:
+        parts = [f"step {u['step']:2d} {u['point']:9s} moved {u['moved']:.2e}"]
+        for kind in ("weights", "slots"):
+            w = u[kind]
+            parts.append(
+                f"{kind} {w['ratio']:.3f} of bound {w['bound']:.2e} (kernels {w['kernels']:.2e}"
+                f", xla {w['xla']:.2e}, noise {w['noise']:.2e}; {w['name'].split('/main/')[-1]})"
+            )
+        lines.append(" | ".join(parts))
+    return "\n".join(lines)
+
+
+def violations(run):
+    """Every way ours differs from theirs beyond the bounds: [(where, what)]."""
+    found = []
+    ours_slots, their_slots = run["initial_slots"]
+    for n, v in ours_slots.items():
+        if not np.array_equal(v, their_slots[n]):
+            found.append(("initial state", f"slot {n} starts at {v.flat[0]:g}"))
+    for k, step in enumerate(run["steps"]):
+        for key, expected in step["expected"].items():
+            if step[key] != expected:
+                found.append((f"step {k}", f"{key} moved {step[key]}, theirs {expected}"))
+    for u in run["updates"]:
+        for kind in ("weights", "slots"):
+            if u[kind]["ratio"] > 1.0:
+                w = u[kind]
+                found.append(
+                    (
+                        f"step {u['step']} {u['point']}",
+                        f"{kind}: {w['name']} off by {max(w['kernels'], w['xla']):.3g}, "
+                        f"{w['ratio']:.3g} x its bound {w['bound']:.3g}",
+                    )
+                )
+    return found
