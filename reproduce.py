@@ -5,7 +5,7 @@ repeats of Exp. I), publishes each finished run to models/<profile>/<run>/, eval
 and writes docs/results.md with its figures. Finished runs and published generators are
 reused and a cut-off run resumes from its checkpoint, so the command can simply be rerun until
 it completes; on a fresh clone with models/ it rebuilds the page without training. The work is
-done by binarygan_tf/reproduction.py (the job) and binarygan_tf/results_page.py (the page).
+done by binarygan_tf/reproduction/job.py (the job) and binarygan_tf/reproduction/page.py (the page).
 """
 
 import sys

@@ -2,7 +2,7 @@
 --out grid.png [--out samples.npy] [--num 64] [--seed 0] [--preactivated]`.
 
 The same seed gives the same samples for every neuron; `--help` lists the flags. The same as
-`binarygan sample`; the work is done by binarygan_tf/sampling.py.
+`binarygan sample`; the work is done by binarygan_tf/evaluation/sampling.py.
 """
 
 import sys

@@ -77,7 +77,7 @@ def count_flops(trainer, batch_size):
     import tensorflow as tf
     from tensorflow.python.profiler import model_analyzer, option_builder
 
-    from binarygan_tf.networks import LATENT_DIM
+    from binarygan_tf.model.networks import LATENT_DIM
 
     real = tf.TensorSpec([batch_size, 28, 28, 1], tf.float32)
     z = tf.TensorSpec([batch_size, LATENT_DIM], tf.float32)
@@ -101,7 +101,7 @@ def build_bench_run(config_name, overrides="{}", trainer_overrides="{}", mnist_d
     import keras
     import numpy as np
 
-    from binarygan_tf import data, train_lib
+    from binarygan_tf.training import data, train_lib
 
     arch, neuron, objective = config_name.split(":")
     config = train_lib.TrainConfig(

@@ -5,7 +5,7 @@ noise) per algorithm, with and without XLA.
 
 TensorFlow's "auto_select" (what keras.random uses) is fast in TensorFlow's kernels but slow
 inside an XLA cluster; Philox asked for by name is fast in both, which is why
-binarygan_tf/random_draws.py names it (docs/performance.md).
+binarygan_tf/model/random_draws.py names it (docs/performance.md).
 """
 
 import os

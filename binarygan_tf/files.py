@@ -8,7 +8,7 @@ import re
 import shutil
 import tempfile
 
-from binarygan_tf import run_layout
+from binarygan_tf.training import run_layout
 
 
 def _umask():

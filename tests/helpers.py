@@ -73,7 +73,7 @@ def tiny_config(tmp_path, **overrides):
         seed=1,
     )
     base.update(overrides)
-    from binarygan_tf import config
+    from binarygan_tf.training import config
 
     return config.TrainConfig(**base)
 
@@ -93,7 +93,7 @@ def run_script(script, args, cwd, timeout=600):
 
 def export_untrained_generator(path, neuron, seed=0):
     """An untrained MLP generator exported to `path`, with the metadata training writes."""
-    from binarygan_tf import export, networks
+    from binarygan_tf.model import export, networks
 
     generator = networks.build_generator("mlp", neuron, "code", seed=seed)
     return export.export_generator(

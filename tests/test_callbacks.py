@@ -21,8 +21,9 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.util import event_pb2
 
-from binarygan_tf import callbacks as cbs
-from binarygan_tf import objectives, train_lib
+from binarygan_tf.training import callbacks as cbs
+from binarygan_tf.model import objectives
+from binarygan_tf.training import train_lib
 from binarygan_tf.errors import TrainingFailed
 from tests.helpers import STEPS_PER_EPOCH, tiny_config
 

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from binarygan_tf import run_state
+from binarygan_tf.training import run_state
 from binarygan_tf.authors import client, repository
 from tests import helpers
 

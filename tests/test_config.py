@@ -10,7 +10,7 @@ import sys
 import pytest
 from absl import flags
 
-from binarygan_tf import config, flag_defs
+from binarygan_tf.training import config, flag_defs
 from binarygan_tf.errors import UserError
 from tests.helpers import ROOT, run_script, write_fake_mnist
 
@@ -36,7 +36,7 @@ def test_library_defaults_are_what_training_uses():
     """A notebook user gets the model train.py trains (follow="code" everywhere)."""
     import inspect
 
-    from binarygan_tf import networks, objectives
+    from binarygan_tf.model import networks, objectives
 
     assert config.TrainConfig().follow == config.DEFAULT_FOLLOW == "code"
     for fn in (
@@ -66,7 +66,7 @@ def test_boolean_flagfile_lines_read_the_same_everywhere(tmp_path, line, expecte
 
 
 def test_each_experiment_flagfile_gives_one_config_under_train_and_reproduce():
-    from binarygan_tf import experiments
+    from binarygan_tf.reproduction import experiments
 
     for name in config.experiment_names():
         path = config.experiment_flagfile(name)

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from binarygan_tf import data
+from binarygan_tf.training import data
 from binarygan_tf.errors import DataError
 from tests import helpers
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from binarygan_tf import classifier, evaluation
+from binarygan_tf.evaluation import classifier, pipeline as evaluation
 from binarygan_tf.errors import UserError
 from tests import helpers
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from binarygan_tf import export, networks
+from binarygan_tf.model import export, networks
 
 # Trainable weights (the authors' counts, networks.py) + batch norm moving statistics + slope.
 PARAMETERS = {"mlp": 939_312 + 2 * (1024 + 784) + 1, "cnn": 216_227 + 2 * (128 + 64 + 32 + 1) + 1}

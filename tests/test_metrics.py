@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from binarygan_tf import metrics
+from binarygan_tf.evaluation import metrics
 
 
 def _gaussian(n, dim, seed, shift=0.0, scale=1.0):
@@ -146,7 +146,7 @@ def _red(rgb):
 def test_the_stray_pixel_figure_paints_exactly_the_stray_pixels_red(tmp_path):
     import matplotlib.image
 
-    from binarygan_tf import plots
+    from binarygan_tf.evaluation import plots
 
     clean = np.zeros((64, 28, 28, 1), np.float32)
     clean[:, 5:20, 10:13] = 1  # one stroke per digit

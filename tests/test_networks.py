@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from binarygan_tf import networks
+from binarygan_tf.model import networks
 
 
 def _trainable(model):
@@ -119,7 +119,7 @@ def _grads(layer, x):
 
 @pytest.mark.parametrize("shape,padding", [((2, 26, 26, 3), "valid"), ((2, 11, 11, 3), "same")])
 def test_mask_only_layers_compute_what_keras_layers_compute(shape, padding):
-    from binarygan_tf import piecewise_linear
+    from binarygan_tf.model import piecewise_linear
 
     x = tf.constant(np.random.default_rng(0).standard_normal(shape), tf.float32)
     x = tf.where(tf.abs(x) < 0.1, 0.0, x)  # exact zeros: where the two slopes meet
@@ -165,7 +165,7 @@ def _features_source(layer):
 def test_leaky_relu_backward_reads_its_output_so_the_preactivation_can_fuse():
     """Grappler fuses conv/matmul + bias + LeakyRelu into one oneDNN kernel only when the
     pre-activation has no other consumer; Keras' layer feeds it to the backward pass too."""
-    from binarygan_tf import piecewise_linear
+    from binarygan_tf.model import piecewise_linear
 
     assert _features_source(piecewise_linear.LeakyReLU(0.2)) == "LeakyRelu"
     assert _features_source(keras.layers.LeakyReLU(negative_slope=0.2)) == "Conv2D"
@@ -203,7 +203,7 @@ def _penalty_weight_gradient(discriminator):
 
 
 def test_gradient_penalty_is_unchanged_and_skips_the_zero_backward_pass(monkeypatch):
-    from binarygan_tf import piecewise_linear
+    from binarygan_tf.model import piecewise_linear
 
     ours = networks.build_discriminator("cnn", seed=3)
     grads, filter_grads = _penalty_weight_gradient(ours)

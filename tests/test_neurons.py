@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from binarygan_tf import neurons
-from binarygan_tf.neurons import DeterministicBinaryNeuron, SigmoidNeuron, StochasticBinaryNeuron
+from binarygan_tf.model import neurons
+from binarygan_tf.model.neurons import DeterministicBinaryNeuron, SigmoidNeuron, StochasticBinaryNeuron
 
 
 def _sigmoid(x):
@@ -166,7 +166,7 @@ def test_mixed_precision_keeps_binarization_in_float32():
 def test_random_draws_match_keras_random_outside_xla():
     """Philox asked for by name draws exactly what keras.random draws (TF kernels), so the
     switch that keeps XLA fast changes nothing for runs without XLA."""
-    from binarygan_tf import random_draws
+    from binarygan_tf.model import random_draws
 
     for ours, theirs in (
         (random_draws.uniform, keras.random.uniform),

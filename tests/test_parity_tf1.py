@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from binarygan_tf import neurons
-from binarygan_tf.neurons import DeterministicBinaryNeuron, StochasticBinaryNeuron
+from binarygan_tf.model import neurons
+from binarygan_tf.model.neurons import DeterministicBinaryNeuron, StochasticBinaryNeuron
 
 _GRAD_NAME = "BinaryGanTfTest_SubPassFirst"
 

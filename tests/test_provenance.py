@@ -16,7 +16,7 @@ def _git(*args, cwd):
 @pytest.fixture
 def checkout(tmp_path):
     for path, text in {
-        "binarygan_tf/trainer.py": "STEPS = 5\n",
+        "binarygan_tf/model/trainer.py": "STEPS = 5\n",
         "flags/exp1.cfg": "--neuron=dbn\n",
         "train.py": "print()\n",
         "docs/results.md": "FD 15\n",
@@ -37,7 +37,7 @@ def test_edits_to_docs_and_results_are_not_code_changes(checkout):
     assert not provenance.has_code_changes(str(checkout / "binarygan_tf"))
 
 
-@pytest.mark.parametrize("path", ["binarygan_tf/trainer.py", "flags/exp1.cfg", "train.py"])
+@pytest.mark.parametrize("path", ["binarygan_tf/model/trainer.py", "flags/exp1.cfg", "train.py"])
 def test_an_edit_to_the_code_is_a_code_change(checkout, path):
     (checkout / path).write_text("changed\n")
     assert provenance.has_code_changes(str(checkout / "binarygan_tf"))

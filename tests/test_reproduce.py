@@ -10,18 +10,10 @@ import sys
 
 import pytest
 
-from binarygan_tf import (
-    claims,
-    experiments,
-    publishing,
-    reproduction,
-    results_page,
-    run_lock,
-    run_state,
-    sharding,
-)
+from binarygan_tf.reproduction import claims, experiments, publishing, job as reproduction, page as results_page, sharding
+from binarygan_tf.training import run_lock, run_state
 from binarygan_tf.errors import UserError
-from binarygan_tf.experiments import Configuration
+from binarygan_tf.reproduction.experiments import Configuration
 from tests import helpers
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -262,7 +254,7 @@ def test_stage_evaluate_publishes_finished_runs_and_trains_nothing(shards):
 def _fake_authors_run(run_dir, spec, generator_step):
     """What a finished compare_authors.py run leaves: their generator exported in our
     contract (untrained here), config.json naming their commit, and its wall time."""
-    from binarygan_tf import export, networks
+    from binarygan_tf.model import export, networks
 
     os.makedirs(run_dir)
     generator = networks.build_generator(spec.arch, spec.neuron, "code", seed=3)
@@ -492,7 +484,7 @@ def test_run_state_moves_from_new_to_resume_to_done(tmp_path):
     config = experiments.run_config(spec, profile, str(tmp_path / "runs"), mnist)
     assert run_state.state(config, 224) == "new"
     assert run_state.target_steps(config, 224) == 2
-    from binarygan_tf import train_lib
+    from binarygan_tf.training import train_lib
 
     config.max_steps = 1
     result = train_lib.run_training(config, log=lambda *_: None)

@@ -1,4 +1,4 @@
-"""One trainer per run directory (binarygan_tf/run_lock.py): a second trainer is refused with
+"""One trainer per run directory (binarygan_tf/training/run_lock.py): a second trainer is refused with
 its holder named, nothing of the held run is deleted, and a killed holder frees the run."""
 
 import os
@@ -8,14 +8,14 @@ import sys
 
 import pytest
 
-from binarygan_tf import config as config_lib
-from binarygan_tf import run_layout, run_lock, train_lib
-from binarygan_tf.run_lock import RunLocked
+from binarygan_tf.training import config as config_lib
+from binarygan_tf.training import run_layout, run_lock, train_lib
+from binarygan_tf.training.run_lock import RunLocked
 from tests.helpers import ROOT, tiny_config
 
 HOLDER = """
 import sys, time
-from binarygan_tf import run_lock
+from binarygan_tf.training import run_lock
 with run_lock.hold(sys.argv[1]):
     print("held", flush=True)
     time.sleep(600)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from binarygan_tf import export, sampling
+from binarygan_tf.model import export
+from binarygan_tf.evaluation import sampling
 from binarygan_tf.errors import UserError
 from tests import helpers
 

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from binarygan_tf import seeds
+from binarygan_tf.model import seeds
 
 
 def test_streams_are_distinct_fixed_and_in_range():
@@ -37,7 +37,7 @@ def test_unseeded_stays_unseeded_and_unknown_stream_is_refused():
 
 
 def _seed_generator_keys(trainer):
-    from binarygan_tf.networks import output_neuron
+    from binarygan_tf.model.networks import output_neuron
 
     states = {
         "latent": trainer.latent_seed.state,
@@ -56,7 +56,7 @@ def _initializer_seeds(model):
 
 
 def test_a_built_trainer_has_no_two_random_sources_with_the_same_key():
-    from binarygan_tf import train_lib
+    from binarygan_tf.training import train_lib
 
     config = train_lib.TrainConfig(neuron="sbn", objective="wgan-gp", seed=0)
     trainer = train_lib.build_trainer(config)
@@ -74,7 +74,7 @@ def test_latent_and_sbn_noise_draws_are_not_the_same_bits():
     from the same Philox key and counter. Now their uniforms are uncorrelated."""
     import keras
 
-    from binarygan_tf import random_draws
+    from binarygan_tf.model import random_draws
 
     latent = keras.random.SeedGenerator(seeds.derive(0, "latent"))
     noise = keras.random.SeedGenerator(seeds.derive(0, "sbn_noise"))

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from binarygan_tf import train_lib
+from binarygan_tf.training import train_lib
 from tests.helpers import ROOT, tiny_config
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from binarygan_tf import run_state, train_lib
+from binarygan_tf.training import run_state, train_lib
 from binarygan_tf.errors import UserError
 from tests.helpers import STEPS_PER_EPOCH, tiny_config
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from binarygan_tf import networks, objectives, random_draws, train_lib
-from binarygan_tf.trainer import CriticSchedule
+from binarygan_tf.model import networks, objectives, random_draws
+from binarygan_tf.training import train_lib
+from binarygan_tf.model.trainer import CriticSchedule
 
 TINY = CriticSchedule(steps=2, warmup_steps=3, warmup_until=1, warmup_every=1000)
 

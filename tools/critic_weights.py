@@ -26,8 +26,8 @@ AT, NEAR = 0.99, 0.9
 
 
 def _kernels_ours(run_dir):
-    from binarygan_tf import train_lib
-    from binarygan_tf.config import TrainConfig
+    from binarygan_tf.training import train_lib
+    from binarygan_tf.training.config import TrainConfig
 
     trainer = train_lib.restore_trainer(TrainConfig.load(run_dir))
     return [
@@ -41,7 +41,7 @@ def _kernels_theirs(run_dir, stored):
     import tensorflow as tf
 
     from binarygan_tf.authors import presets, variable_map
-    from binarygan_tf.run_layout import CHECKPOINT_DIR
+    from binarygan_tf.training.run_layout import CHECKPOINT_DIR
 
     setup = presets.Setup(**stored["authors_setup"])
     reader = tf.train.load_checkpoint(os.path.join(run_dir, CHECKPOINT_DIR))
@@ -59,7 +59,7 @@ def describe(run_dir, clip):
 
     import numpy as np
 
-    from binarygan_tf.run_layout import CONFIG_FILE
+    from binarygan_tf.training.run_layout import CONFIG_FILE
 
     with open(os.path.join(run_dir, CONFIG_FILE)) as f:
         stored = json.load(f)
@@ -80,7 +80,7 @@ def describe(run_dir, clip):
 
 
 def main(argv):
-    from binarygan_tf import objectives
+    from binarygan_tf.model import objectives
 
     if len(argv) < 2:
         raise app.UsageError("pass one or more run directories")

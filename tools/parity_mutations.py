@@ -43,7 +43,7 @@ def _keras_rmsprop():
     """Keras' RMSprop, whose accumulator starts at 0, in place of TF1's (which starts at 1)."""
     import keras
 
-    from binarygan_tf import objectives
+    from binarygan_tf.model import objectives
 
     with mock.patch.object(objectives.TF1RMSprop, "build", keras.optimizers.RMSprop.build):
         yield
@@ -51,7 +51,7 @@ def _keras_rmsprop():
 
 @contextlib.contextmanager
 def _unclipped_biases():
-    from binarygan_tf import networks
+    from binarygan_tf.model import networks
 
     original = networks._Builder._core_kwargs
 
@@ -64,7 +64,7 @@ def _unclipped_biases():
 
 @contextlib.contextmanager
 def _clip(value):
-    from binarygan_tf import objectives
+    from binarygan_tf.model import objectives
 
     wgan = dataclasses.replace(objectives.OBJECTIVES["wgan"], weight_clip=value)
     with mock.patch.dict(objectives.OBJECTIVES, {"wgan": wgan}):
@@ -73,7 +73,7 @@ def _clip(value):
 
 @contextlib.contextmanager
 def _adam_epsilon(value):
-    from binarygan_tf import objectives
+    from binarygan_tf.model import objectives
 
     with mock.patch.object(objectives, "OPTIMIZER_EPSILON", value):
         yield
@@ -83,7 +83,7 @@ def _adam_epsilon(value):
 def _penalty_norm_without_epsilon():
     import tensorflow as tf
 
-    from binarygan_tf import objectives, random_draws
+    from binarygan_tf.model import objectives, random_draws
 
     def gradient_penalty(self, real, fake):
         eps = random_draws.uniform((tf.shape(real)[0], 1, 1, 1), self.interpolation_seed)
@@ -101,7 +101,7 @@ def _penalty_norm_without_epsilon():
 
 @contextlib.contextmanager
 def _leaky_slope(value):
-    from binarygan_tf import networks
+    from binarygan_tf.model import networks
 
     with mock.patch.object(networks, "LEAKY_RELU_SLOPE", value):
         yield
@@ -112,7 +112,7 @@ def _plain_straight_through():
     """The sigmoid's derivative dropped: d out / d logits = 1 instead of p (1 - p)."""
     import tensorflow as tf
 
-    from binarygan_tf import neurons
+    from binarygan_tf.model import neurons
 
     original = neurons.OutputNeuron.preactivate
 
@@ -127,7 +127,7 @@ def _plain_straight_through():
 
 @contextlib.contextmanager
 def _critic_steps(value):
-    from binarygan_tf import trainer
+    from binarygan_tf.model import trainer
 
     original = trainer.CriticSchedule.count
 
@@ -141,7 +141,7 @@ def _critic_steps(value):
 @contextlib.contextmanager
 def _shared_sbn_noise():
     """Every critic update of a step reuses the generator forward's SBN sample."""
-    from binarygan_tf import neurons
+    from binarygan_tf.model import neurons
 
     def redraw(self, samples, preactivated):
         return samples
@@ -154,7 +154,7 @@ def _shared_sbn_noise():
 def _training_mode_batch_norm():
     import keras
 
-    from binarygan_tf import networks
+    from binarygan_tf.model import networks
 
     def call(self, inputs, training=None, mask=None):
         return keras.layers.BatchNormalization.call(self, inputs, training=training, mask=mask)

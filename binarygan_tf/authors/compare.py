@@ -36,7 +36,7 @@ import os
 
 import numpy as np
 
-from binarygan_tf import run_layout, run_lock, run_state
+from binarygan_tf.training import run_layout, run_lock, run_state
 from binarygan_tf.authors import client, presets, repository
 from binarygan_tf.authors.worker import PROGRESS_FILE
 from binarygan_tf.errors import TrainingFailed, UserError, unwritable_output
@@ -60,7 +60,7 @@ def define_flags():
     """Flags of compare_authors.py; the data flags are train.py's, the others mirror them."""
     from absl import flags
 
-    from binarygan_tf import flag_defs
+    from binarygan_tf.training import flag_defs
 
     def define(group, kind, name, default, help, **kwargs):
         flag_defs.GROUP_OF[name] = group  # so cli's grouped --help lists it
@@ -228,10 +228,10 @@ def run(config, log=print):
     repo = repository.resolve(config.authors_repo)
     client.check_packages()
     commit = repository.commit(repo)
-    from binarygan_tf import cli
+    from binarygan_tf.commands import cli
 
     cli.quiet_tensorflow_import()
-    from binarygan_tf import data
+    from binarygan_tf.training import data
 
     images = data.load_training_images(config.mnist_dir, config.tfds_data_dir)
     # One trainer per run directory, as for ours (run_lock): held until exported or stopped.
@@ -313,7 +313,7 @@ def _reference_and_variables(run_dir):
 
 def rebuild_generator(setup, variables):
     """Our generator with their variables (follow 'code': the architecture their code runs)."""
-    from binarygan_tf import networks
+    from binarygan_tf.model import networks
     from binarygan_tf.authors import variable_map
 
     generator = networks.build_generator(setup.arch, setup.neuron, follow="code")
@@ -326,7 +326,7 @@ def check_outputs(generator, setup, reference):
     SBN, the reference noise); raises ExportMismatch beyond the module docstring's bounds."""
     import tensorflow as tf
 
-    from binarygan_tf import neurons
+    from binarygan_tf.model import neurons
 
     out = generator(tf.constant(reference["z"]), training=False)
     pre = np.asarray(out["preactivated"])
@@ -368,8 +368,9 @@ def check_outputs(generator, setup, reference):
 
 def export(run_dir, setup, config, commit, repo, result):
     """Rebuild, check and export their trained generator; (check dict, generator path)."""
-    from binarygan_tf import export as export_lib
-    from binarygan_tf import networks, provenance
+    from binarygan_tf.model import export as export_lib
+    from binarygan_tf.model import networks
+    from binarygan_tf import provenance
 
     variables, reference = _reference_and_variables(run_dir)
     generator = rebuild_generator(setup, variables)

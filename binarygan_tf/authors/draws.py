@@ -10,7 +10,7 @@ parity test (ours against theirs, tests/test_authors_parity.py) and tools/variab
 import numpy as np
 
 from binarygan_tf.authors import presets
-from binarygan_tf.contract import IMAGE_SHAPE, LATENT_DIM
+from binarygan_tf.model.contract import IMAGE_SHAPE, LATENT_DIM
 
 DATA_DENSITY = 0.19  # random binary images at binarized MNIST's share of 'on' pixels
 

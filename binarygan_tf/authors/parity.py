@@ -133,7 +133,8 @@ class _Ours:
         import keras
         import tensorflow as tf
 
-        from binarygan_tf import networks, random_draws, train_lib, trainer
+        from binarygan_tf.model import networks, random_draws, trainer
+        from binarygan_tf.training import train_lib
 
         self.arch, self.counts, self.inputs = arch, counts, inputs
         self.setup = presets.setup_for(neuron, objective, arch)

@@ -22,7 +22,7 @@ Layouts need no transposition: `tf.layers.dense` stores [in, out] like `keras.la
 
 import numpy as np
 
-from binarygan_tf import networks
+from binarygan_tf.model import networks
 from binarygan_tf.errors import UserError
 
 _CORE_WEIGHTS = ("kernel", "bias")

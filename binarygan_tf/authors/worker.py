@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from binarygan_tf import seeds
+from binarygan_tf.model import seeds
 from binarygan_tf.authors import presets, repository, runtime
 
 PROGRESS_FILE = "authors_progress.json"
@@ -365,7 +365,7 @@ def _busy_seconds():
 
 
 def _bench_images(mnist_dir):
-    from binarygan_tf import data
+    from binarygan_tf.training import data
 
     try:
         return data.binarize(data.load_mnist_split("train", mnist_dir)[0]).astype(bool), "MNIST"

@@ -45,7 +45,7 @@ def run_subcommand(name, argv):
     # KeyboardInterrupt comes back at the end of cli.quiet_tensorflow_import().
     signal.signal(signal.SIGINT, _stop_at_once)
     try:  # Ctrl-C while the modules load is one line too (cli.run covers what follows)
-        from binarygan_tf import cli
+        from binarygan_tf.commands import cli
 
         module = importlib.import_module(MODULES[name])
         module.define_flags()

@@ -4,7 +4,8 @@ import os
 
 from absl import flags
 
-from binarygan_tf import cli, flag_defs
+from binarygan_tf.commands import cli
+from binarygan_tf.training import flag_defs
 from binarygan_tf.errors import UserError
 
 DOC = """Evaluate exported generators against binarized MNIST (docs/evaluation.md):
@@ -29,7 +30,7 @@ def main():
         if not os.path.exists(path):
             raise UserError(f"--generator {path} does not exist.")
     cli.quiet_tensorflow_import()
-    from binarygan_tf import evaluation
+    from binarygan_tf.evaluation import pipeline as evaluation
 
     results = evaluation.evaluate(
         FLAGS.generator,

@@ -5,7 +5,8 @@ import os
 
 from absl import flags
 
-from binarygan_tf import cli, flag_defs
+from binarygan_tf.commands import cli
+from binarygan_tf.training import flag_defs
 from binarygan_tf.errors import UserError
 
 DOC = """Export a run's generator from a checkpoint to RUN_DIR/generator:
@@ -24,7 +25,7 @@ def main():
     if not os.path.isdir(FLAGS.run_dir):
         raise UserError(f"--run_dir {FLAGS.run_dir} does not exist.")
     cli.quiet_tensorflow_import()
-    from binarygan_tf import train_lib
+    from binarygan_tf.training import train_lib
 
     print(f"exported generator to {train_lib.export_run(FLAGS.run_dir, FLAGS.checkpoint)}")
     return 0

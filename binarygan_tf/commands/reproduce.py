@@ -1,5 +1,5 @@
 """`binarygan reproduce` / `python reproduce.py`: the paper's runs, trained, published, evaluated,
-and the results page written (binarygan_tf/reproduction.py does the work)."""
+and the results page written (binarygan_tf/reproduction/job.py does the work)."""
 
 import shlex
 import sys
@@ -7,7 +7,8 @@ import time
 
 from absl import flags
 
-from binarygan_tf import cli, flag_defs
+from binarygan_tf.commands import cli
+from binarygan_tf.training import flag_defs
 
 DOC = """Train, publish and evaluate the paper's runs, and write docs/results.md:
   --profile=quick|paper --mnist_dir=DIR                 everything that is missing
@@ -22,7 +23,8 @@ def define_flags():
 
 
 def main():
-    from binarygan_tf import formatting, reproduction
+    from binarygan_tf import formatting
+    from binarygan_tf.reproduction import job as reproduction
 
     job = reproduction.plan_job(  # every flag is checked here, before TensorFlow loads
         profile=FLAGS.profile,
@@ -41,7 +43,7 @@ def main():
         command="python reproduce.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     cli.quiet_tensorflow_import()
-    from binarygan_tf import results_page
+    from binarygan_tf.reproduction import page as results_page
 
     start = time.time()
     share = (

@@ -8,7 +8,8 @@ import os
 
 from absl import flags
 
-from binarygan_tf import cli, flag_defs
+from binarygan_tf.commands import cli
+from binarygan_tf.training import flag_defs
 from binarygan_tf.errors import UserError
 
 DOC = """Draw samples from an exported generator (docs/export.md):
@@ -31,7 +32,7 @@ def main():
         raise UserError(f"--generator {FLAGS.generator} does not exist.")
     if not FLAGS.out:
         raise UserError("--out is required: a .png grid and/or a .npy array.")
-    from binarygan_tf import sampling
+    from binarygan_tf.evaluation import sampling
 
     sampling.check_request(FLAGS.num, FLAGS.seed, FLAGS.out)
     cli.quiet_tensorflow_import()

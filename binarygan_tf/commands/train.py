@@ -2,7 +2,8 @@
 
 from absl import flags
 
-from binarygan_tf import cli, config, flag_defs
+from binarygan_tf.commands import cli
+from binarygan_tf.training import config, flag_defs
 
 DOC = """Train a binary-neuron GAN (Dong & Yang 2018). A paper experiment:
   --experiment=exp1_mlp_dbn (or --flagfile=flags/exp1_mlp_dbn.cfg in a checkout).
@@ -19,7 +20,7 @@ def define_flags():
 def main():
     run_config = config.from_command_line(FLAGS)  # every check that needs no TensorFlow
     cli.quiet_tensorflow_import()
-    from binarygan_tf import train_lib
+    from binarygan_tf.training import train_lib
 
     result = train_lib.run_training(run_config)
     return 130 if result.status == "interrupted" else 0

@@ -78,7 +78,7 @@ def _import_tensorflow():
 
 def grouped_help(program, flag_values=flags.FLAGS, doc=""):
     """The command's flags under their groups (flag_defs.GROUP_OF), with real defaults."""
-    from binarygan_tf import config, flag_defs
+    from binarygan_tf.training import config, flag_defs
 
     own = {
         name: flag
@@ -114,7 +114,7 @@ def grouped_help(program, flag_values=flags.FLAGS, doc=""):
 def _unreadable_flagfile(argv, error):
     """absl's "ERROR:: Unable to open flagfile: [Errno 2] ..." as a sentence naming the file
     and, since a mistyped experiment name is the usual cause, the paper's flagfiles."""
-    from binarygan_tf import config
+    from binarygan_tf.training import config
 
     named = [a.split("=", 1)[1] for a in argv[1:] if re.match(r"--?flagfile=", a)]
     missing = [path for path in named if not os.path.isfile(path)]

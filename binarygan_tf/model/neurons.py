@@ -22,7 +22,7 @@ mode), and XLA sees plain ops.
 import keras
 import tensorflow as tf
 
-from binarygan_tf import random_draws
+from binarygan_tf.model import random_draws
 
 
 @tf.custom_gradient

@@ -18,8 +18,9 @@ import os
 
 import numpy as np
 
-from binarygan_tf import files, seeds
-from binarygan_tf.contract import LATENT_DIM, SEEDED_SIGNATURE
+from binarygan_tf import files
+from binarygan_tf.model import seeds
+from binarygan_tf.model.contract import LATENT_DIM, SEEDED_SIGNATURE
 from binarygan_tf.errors import UserError
 
 MAX_NUM = 10_000  # one call draws them all (per-batch calls would repeat the SBN noise)
@@ -91,7 +92,7 @@ def _draw(generator, seeded, num, seed, preactivated):
 
 def _load(generator_dir):
     """(evaluation.LoadedGenerator, its `sample_seeded` signature or None if not needed)."""
-    from binarygan_tf import evaluation
+    from binarygan_tf.evaluation import pipeline as evaluation
 
     generator = evaluation.load_generator(generator_dir)  # the contract's checks, one-line errors
     signatures = generator.signatures
@@ -144,7 +145,8 @@ def _save_grid(file, images, preactivated, title):
     `Figure` (no pyplot) needs no backend and leaves no global state behind."""
     from matplotlib.figure import Figure
 
-    from binarygan_tf import plots, sample_grids
+    from binarygan_tf.evaluation import plots
+    from binarygan_tf.training import sample_grids
 
     rows, cols = grid_shape(len(images))
     cell = 0.5  # inches per image: 8x8 gives the training grids' 4-inch square

@@ -21,7 +21,7 @@ import shutil
 import socket
 import time
 
-from binarygan_tf import run_layout
+from binarygan_tf.training import run_layout
 from binarygan_tf.errors import UserError, unwritable_output
 
 try:

@@ -18,9 +18,9 @@ import os
 import types
 import typing
 
-from binarygan_tf import run_lock
+from binarygan_tf.training import run_lock
 from binarygan_tf.errors import UserError
-from binarygan_tf.run_layout import CONFIG_FILE
+from binarygan_tf.training.run_layout import CONFIG_FILE
 
 NEURONS = ("dbn", "sbn", "real")
 OBJECTIVES = ("gan", "wgan", "wgan-gp")
@@ -473,7 +473,7 @@ def from_flagfile(path, **overrides):
     FlagValues train.py defines), then `overrides` applied."""
     from absl import flags
 
-    from binarygan_tf import flag_defs
+    from binarygan_tf.training import flag_defs
 
     if not os.path.isfile(path):
         raise UserError(f"flagfile {path} does not exist.")

@@ -27,7 +27,7 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
-from binarygan_tf import seeds
+from binarygan_tf.model import seeds
 from binarygan_tf.errors import DataError, UserError
 
 ENV_VAR = "BINARYGAN_MNIST_DIR"

@@ -16,8 +16,10 @@ import platform
 
 import numpy as np
 
-from binarygan_tf import claims, evaluation, experiments, files, formatting, plots
-from binarygan_tf.experiments import PROFILES
+from binarygan_tf.reproduction import claims, experiments
+from binarygan_tf.evaluation import pipeline as evaluation, plots
+from binarygan_tf import files, formatting
+from binarygan_tf.reproduction.experiments import PROFILES
 from binarygan_tf.formatting import duration as format_duration
 
 PAPER_FIGURES = "https://salu133445.github.io/binarygan/figs/"  # the authors' published figures
@@ -288,7 +290,7 @@ def _negated_critic_loss(losses):
 
 def parameter_counts():
     """Trainable parameters of G + D per architecture (WGAN-GP: no BN in D), built, not typed."""
-    from binarygan_tf import networks
+    from binarygan_tf.model import networks
 
     counts = {}
     for arch in ("mlp", "cnn"):

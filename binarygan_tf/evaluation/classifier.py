@@ -15,7 +15,8 @@ import os
 import keras
 import numpy as np
 
-from binarygan_tf import data, files
+from binarygan_tf.training import data
+from binarygan_tf import files
 
 CACHE_ENV_VAR = "BINARYGAN_CACHE_DIR"
 FEATURES_LAYER = "features"

@@ -16,9 +16,12 @@ import re
 
 import numpy as np
 
-from binarygan_tf import classifier as classifier_lib
-from binarygan_tf import data, files, formatting, metrics, plots, run_layout, seeds
-from binarygan_tf.contract import LATENT_DIM, METADATA_FILE, SERVING_SIGNATURE
+from binarygan_tf.evaluation import classifier as classifier_lib
+from binarygan_tf.training import data, run_layout
+from binarygan_tf import files, formatting
+from binarygan_tf.evaluation import metrics, plots
+from binarygan_tf.model import seeds
+from binarygan_tf.model.contract import LATENT_DIM, METADATA_FILE, SERVING_SIGNATURE
 from binarygan_tf.errors import UserError
 
 REFERENCE_LABEL = "real data (binarized MNIST train digits)"
@@ -71,7 +74,7 @@ def load_generator(path, label=None):
         raise UserError(
             f"{path} has no serving_default signature (it has: "
             f"{', '.join(signatures) or 'none'}); a BinaryGAN generator exported "
-            f"by binarygan_tf/export.py has one."
+            f"by binarygan_tf/model/export.py has one."
         )
     signature = signatures[SERVING_SIGNATURE]
     _, inputs = signature.structured_input_signature

@@ -12,9 +12,9 @@ import os
 import time
 
 from binarygan_tf import files
-from binarygan_tf.contract import METADATA_FILE
+from binarygan_tf.model.contract import METADATA_FILE
 from binarygan_tf.errors import UserError
-from binarygan_tf.run_layout import (
+from binarygan_tf.training.run_layout import (
     AUTHORS_BATCH_LOG,
     CHECKPOINT_STATE,
     GENERATOR_DIR,
@@ -25,7 +25,7 @@ from binarygan_tf.run_layout import (
 
 def target_steps(config, num_images):
     """Generator steps a finished run of `config` has on a data set of `num_images`."""
-    from binarygan_tf import data
+    from binarygan_tf.training import data
 
     total = data.steps_per_epoch(num_images, config.batch_size) * config.epochs
     return min(total, config.max_steps) if config.max_steps else total

@@ -24,17 +24,11 @@ import dataclasses
 import functools
 import os
 
-from binarygan_tf import (
-    experiments,
-    formatting,
-    progress,
-    publishing,
-    run_lock,
-    run_state,
-    sharding,
-)
+from binarygan_tf.reproduction import experiments, progress, publishing, sharding
+from binarygan_tf import formatting
+from binarygan_tf.training import run_lock, run_state
 from binarygan_tf.errors import UserError
-from binarygan_tf.experiments import PROFILES, run_config
+from binarygan_tf.reproduction.experiments import PROFILES, run_config
 
 STAGES = ("all", "train", "publish", "evaluate", "page")
 STAGE_STEPS = {  # beyond publishing the finished runs, which every stage does first
@@ -161,7 +155,8 @@ class Outcome:
 
 def run_job(job, log=print):
     """Publish, then train / evaluate / write the page as `job.stage` says."""
-    from binarygan_tf import data, results_page
+    from binarygan_tf.training import data
+    from binarygan_tf.reproduction import page as results_page
 
     num_images = len(data.load_training_images(job.mnist_dir, job.tfds_data_dir))
     if job.does("train"):
@@ -254,7 +249,7 @@ def train_missing(job, num_images, log=print):
     it finishes. Returns "completed" or "interrupted"."""
     import keras
 
-    from binarygan_tf import train_lib
+    from binarygan_tf.training import train_lib
 
     specs = job.own_specs
     configs = _configs(job, specs)
@@ -351,7 +346,7 @@ def evaluate_run(spec, published, yardstick, num_samples, seed=0, with_samples=F
     metrics.json and reused while the key matches, and `samples` (preactivated outputs and
     binarized variants, for figures; cheap to redraw, unlike the metrics) is None unless
     `with_samples`."""
-    from binarygan_tf import evaluation
+    from binarygan_tf.evaluation import pipeline as evaluation
 
     generator_path = publishing.generator_dir(published)
     cache = os.path.join(published, publishing.METRICS_FILE)
@@ -395,7 +390,7 @@ def _published_runs(job, profile, specs, num_images):
 
 
 def _make_yardstick(job, log):
-    from binarygan_tf import evaluation
+    from binarygan_tf.evaluation import pipeline as evaluation
 
     return evaluation.make_yardstick(job.mnist_dir, job.tfds_data_dir, job.cache_dir, log=log)
 
@@ -457,7 +452,7 @@ def main_budget(profile, published_counts, num_runs):
 
 def gather_evaluations(job, num_images, log=print):
     """The Evaluations of every budget of the page that has published runs."""
-    from binarygan_tf import evaluation
+    from binarygan_tf.evaluation import pipeline as evaluation
 
     available = {}
     for name in experiments.page_budgets(job.profile):

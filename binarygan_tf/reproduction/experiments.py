@@ -15,7 +15,7 @@ a new seed repeat or a renamed run needs no change in the claims.
 import dataclasses
 import os
 
-from binarygan_tf import config
+from binarygan_tf.training import config
 from binarygan_tf.errors import UserError
 
 

@@ -13,7 +13,7 @@ salu133445/binarygan (`config.py`, `bgan/mnist/models.py`).
 
 from absl import flags
 
-from binarygan_tf import config
+from binarygan_tf.training import config
 
 NEURONS, OBJECTIVES, ARCHS = config.NEURONS, config.OBJECTIVES, config.ARCHS
 PROGRESS_MODES = config.PROGRESS_MODES
@@ -220,7 +220,7 @@ def define_reproduce_flags(flag_values=flags.FLAGS):
         "list",
         "only",
         None,
-        "Run only these runs (names of RUNS in binarygan_tf/experiments.py, e.g. "
+        "Run only these runs (names of RUNS in binarygan_tf/reproduction/experiments.py, e.g. "
         "exp1_mlp_dbn,exp1_mlp_sbn); default all of them.",
     )
     _define(

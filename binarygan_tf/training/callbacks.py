@@ -27,8 +27,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from binarygan_tf import run_layout, sample_grids
-from binarygan_tf.config import PROGRESS_MODES
+from binarygan_tf.training import run_layout, sample_grids
+from binarygan_tf.training.config import PROGRESS_MODES
 
 
 def _step(trainer):

@@ -12,9 +12,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from binarygan_tf import metrics  # noqa: E402
-from binarygan_tf.sample_grids import BINARY_CMAP as GRAY  # noqa: E402
-from binarygan_tf.sample_grids import PREACTIVATED_CMAP as VIRIDIS  # noqa: E402
-from binarygan_tf.sample_grids import tile  # noqa: E402
+from binarygan_tf.training.sample_grids import BINARY_CMAP as GRAY  # noqa: E402
+from binarygan_tf.training.sample_grids import PREACTIVATED_CMAP as VIRIDIS  # noqa: E402
+from binarygan_tf.training.sample_grids import tile  # noqa: E402
 
 COLOURS = (
     "#1f2a6b",

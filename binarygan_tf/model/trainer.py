@@ -17,8 +17,9 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from binarygan_tf import config, random_draws, seeds
-from binarygan_tf.networks import LATENT_DIM, output_neuron
+from binarygan_tf.training import config
+from binarygan_tf.model import random_draws, seeds
+from binarygan_tf.model.networks import LATENT_DIM, output_neuron
 
 
 @dataclasses.dataclass(frozen=True)

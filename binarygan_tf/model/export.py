@@ -37,15 +37,16 @@ import os
 import keras
 import tensorflow as tf
 
-from binarygan_tf import files, networks
-from binarygan_tf.contract import (
+from binarygan_tf import files
+from binarygan_tf.model import networks
+from binarygan_tf.model.contract import (
     METADATA_FILE,
     NOISE_SIGNATURE,
     SEEDED_SIGNATURE,
     SERVING_SIGNATURE,
 )  # noqa: E402
-from binarygan_tf.networks import IMAGE_SHAPE, LATENT_DIM
-from binarygan_tf.neurons import StochasticBinaryNeuron, straight_through_threshold
+from binarygan_tf.model.networks import IMAGE_SHAPE, LATENT_DIM
+from binarygan_tf.model.neurons import StochasticBinaryNeuron, straight_through_threshold
 
 NOISE_ALGORITHM = "philox"  # as random_draws.py: the same stream with and without XLA
 Z_SPEC = tf.TensorSpec([None, LATENT_DIM], tf.float32, name="z")

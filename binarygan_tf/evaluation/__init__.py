@@ -1,0 +1,1 @@
+"""Measuring exported generators: the metrics, the digit classifier, the figures, sampling."""
