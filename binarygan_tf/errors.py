@@ -1,9 +1,15 @@
-"""The one exception type that means "the user can fix this".
+"""The one exception type that means "the user can fix this", and the exit statuses.
 
 Entry points catch `UserError`, print its message on one line and exit with status 2, so a
 typo in a flag or a missing file never ends in a traceback. Anything else is a bug and keeps
 its traceback.
 """
+
+# Exit statuses of every command (commands/cli.py maps the exceptions below onto them).
+EXIT_FAILED = 1  # TrainingFailed
+EXIT_USER_ERROR = 2  # UserError, a bad flag
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)
+INTERRUPTED = "interrupted (Ctrl-C)."
 
 
 class UserError(Exception):

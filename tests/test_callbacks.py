@@ -21,10 +21,10 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.util import event_pb2
 
-from binarygan_tf.training import callbacks as cbs
-from binarygan_tf.model import objectives
-from binarygan_tf.training import train_lib
 from binarygan_tf.errors import TrainingFailed
+from binarygan_tf.model import objectives
+from binarygan_tf.training import callbacks as cbs
+from binarygan_tf.training import train_lib
 from tests.helpers import STEPS_PER_EPOCH, tiny_config
 
 EVERY = 3  # scalars_every and checkpoint_every of the end-to-end runs

@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from binarygan_tf.training import run_state
 from binarygan_tf.authors import client, repository
+from binarygan_tf.training import run_state
 from tests import helpers
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

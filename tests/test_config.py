@@ -10,8 +10,8 @@ import sys
 import pytest
 from absl import flags
 
-from binarygan_tf.training import config, flag_defs
 from binarygan_tf.errors import UserError
+from binarygan_tf.training import config, flag_defs
 from tests.helpers import ROOT, run_script, write_fake_mnist
 
 

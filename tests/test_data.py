@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from binarygan_tf.training import data
 from binarygan_tf.errors import DataError
+from binarygan_tf.training import data
 from tests import helpers
 
 SHARED_MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "mnist")

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from binarygan_tf.evaluation import classifier, pipeline as evaluation
 from binarygan_tf.errors import UserError
+from binarygan_tf.evaluation import classifier
+from binarygan_tf.evaluation import pipeline as evaluation
 from tests import helpers
 
 pytestmark = pytest.mark.slow  # trains, or runs commands end to end

@@ -7,7 +7,11 @@ import pytest
 import tensorflow as tf
 
 from binarygan_tf.model import neurons
-from binarygan_tf.model.neurons import DeterministicBinaryNeuron, SigmoidNeuron, StochasticBinaryNeuron
+from binarygan_tf.model.neurons import (
+    DeterministicBinaryNeuron,
+    SigmoidNeuron,
+    StochasticBinaryNeuron,
+)
 
 
 def _sigmoid(x):

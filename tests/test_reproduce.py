@@ -10,10 +10,12 @@ import sys
 
 import pytest
 
-from binarygan_tf.reproduction import claims, experiments, publishing, job as reproduction, page as results_page, sharding
-from binarygan_tf.training import run_lock, run_state
 from binarygan_tf.errors import UserError
+from binarygan_tf.reproduction import claims, experiments, publishing, sharding
+from binarygan_tf.reproduction import job as reproduction
+from binarygan_tf.reproduction import page as results_page
 from binarygan_tf.reproduction.experiments import Configuration
+from binarygan_tf.training import run_lock, run_state
 from tests import helpers
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from binarygan_tf.errors import TrainingFailed, UserError
 from binarygan_tf.model import export, objectives
 from binarygan_tf.training import run_lock, train_lib
-from binarygan_tf.errors import TrainingFailed, UserError
 from tests.helpers import ROOT, run_script, tiny_config, write_fake_mnist
 
 pytestmark = pytest.mark.slow  # trains, or runs commands end to end

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from binarygan_tf.model import export
-from binarygan_tf.evaluation import sampling
 from binarygan_tf.errors import UserError
+from binarygan_tf.evaluation import sampling
+from binarygan_tf.model import export
 from tests import helpers
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from binarygan_tf.training import run_state, train_lib
 from binarygan_tf.errors import UserError
+from binarygan_tf.training import run_state, train_lib
 from tests.helpers import STEPS_PER_EPOCH, tiny_config
 
 

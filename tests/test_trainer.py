@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 
 from binarygan_tf.model import networks, objectives, random_draws
-from binarygan_tf.training import train_lib
 from binarygan_tf.model.trainer import CriticSchedule
+from binarygan_tf.training import train_lib
 
 TINY = CriticSchedule(steps=2, warmup_steps=3, warmup_until=1, warmup_every=1000)
 

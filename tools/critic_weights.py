@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app  # noqa: E402
 
-from binarygan_tf import cli  # noqa: E402
+from binarygan_tf import startup  # noqa: E402
 
 # "At the clip": |w| >= 0.99 * clip (one RMSProp step, ~lr = 1e-4, is 1% of the clip 0.01);
 # "near": within 10% of it.
@@ -89,5 +89,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    cli.quiet_tensorflow_import()
+    startup.quiet_tensorflow_import()
     app.run(main)

@@ -28,8 +28,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import flags  # noqa: E402
 
-from binarygan_tf import cli  # noqa: E402
 from binarygan_tf.authors import parity, repository  # noqa: E402
+from binarygan_tf.commands import cli  # noqa: E402
 from binarygan_tf.errors import UserError  # noqa: E402
 
 flags.DEFINE_list("mutations", ["all"], "Mutations to inject (names below), 'all' or 'none'.")

@@ -25,8 +25,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import flags  # noqa: E402
 
-from binarygan_tf import cli  # noqa: E402
 from binarygan_tf.authors import presets  # noqa: E402  (no TensorFlow at import)
+from binarygan_tf.commands import cli  # noqa: E402
 
 KINDS = ("reference", "resource")
 

@@ -36,10 +36,10 @@ import os
 
 import numpy as np
 
-from binarygan_tf.training import run_layout, run_lock, run_state
 from binarygan_tf.authors import client, presets, repository
 from binarygan_tf.authors.worker import PROGRESS_FILE
 from binarygan_tf.errors import TrainingFailed, UserError, unwritable_output
+from binarygan_tf.training import run_layout, run_lock, run_state
 
 BATCH_SIZE = 64  # their config.py CONFIG['model']['batch_size']
 PREACTIVATED_TOLERANCE = 1e-5  # see the module docstring, step 3
@@ -228,9 +228,9 @@ def run(config, log=print):
     repo = repository.resolve(config.authors_repo)
     client.check_packages()
     commit = repository.commit(repo)
-    from binarygan_tf.commands import cli
+    from binarygan_tf import startup
 
-    cli.quiet_tensorflow_import()
+    startup.quiet_tensorflow_import()
     from binarygan_tf.training import data
 
     images = data.load_training_images(config.mnist_dir, config.tfds_data_dir)
@@ -313,8 +313,8 @@ def _reference_and_variables(run_dir):
 
 def rebuild_generator(setup, variables):
     """Our generator with their variables (follow 'code': the architecture their code runs)."""
-    from binarygan_tf.model import networks
     from binarygan_tf.authors import variable_map
+    from binarygan_tf.model import networks
 
     generator = networks.build_generator(setup.arch, setup.neuron, follow="code")
     variable_map.load(generator, variables, "G", setup.arch)
@@ -368,9 +368,9 @@ def check_outputs(generator, setup, reference):
 
 def export(run_dir, setup, config, commit, repo, result):
     """Rebuild, check and export their trained generator; (check dict, generator path)."""
+    from binarygan_tf import provenance
     from binarygan_tf.model import export as export_lib
     from binarygan_tf.model import networks
-    from binarygan_tf import provenance
 
     variables, reference = _reference_and_variables(run_dir)
     generator = rebuild_generator(setup, variables)

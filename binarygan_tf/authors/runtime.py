@@ -77,12 +77,10 @@ def prepare_tensorflow(resource_variables=False):
 def quiet_stderr():
     """TensorFlow's C++ start-up lines (device and CPU-feature notices, written to stderr
     before its logging is configured) hidden as our entry points hide them; they are shown if
-    the block fails, or always with BINARYGAN_TF_LOGS=1 (binarygan_tf.commands.cli)."""
-    from binarygan_tf.commands import cli
+    the block fails, or always with BINARYGAN_TF_LOGS=1 (binarygan_tf.startup)."""
+    from binarygan_tf import startup
 
-    if os.environ.get(cli.SHOW_TF_LOGS):
-        return contextlib.nullcontext()
-    return cli._stderr_to_buffer()
+    return startup.quiet_stderr()
 
 
 @contextlib.contextmanager

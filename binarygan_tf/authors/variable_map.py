@@ -22,8 +22,8 @@ Layouts need no transposition: `tf.layers.dense` stores [in, out] like `keras.la
 
 import numpy as np
 
-from binarygan_tf.model import networks
 from binarygan_tf.errors import UserError
+from binarygan_tf.model import networks
 
 _CORE_WEIGHTS = ("kernel", "bias")
 _BN_WEIGHTS = ("gamma", "beta", "moving_mean", "moving_variance")

@@ -32,8 +32,8 @@ import time
 
 import numpy as np
 
-from binarygan_tf.model import seeds
 from binarygan_tf.authors import presets, repository, runtime
+from binarygan_tf.model import seeds
 
 PROGRESS_FILE = "authors_progress.json"
 

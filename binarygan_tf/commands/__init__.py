@@ -10,7 +10,10 @@ import os
 import signal
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from binarygan_tf import startup
+from binarygan_tf.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, INTERRUPTED
+
+startup.set_environment_defaults()
 
 SUBCOMMANDS = {
     "train": "train a model (one paper experiment: --experiment=exp1_mlp_dbn)",
@@ -25,24 +28,21 @@ MODULES = {name: f"binarygan_tf.commands.{name}" for name in SUBCOMMANDS}
 MODULES["compare-authors"] = "binarygan_tf.authors.compare"
 
 
-INTERRUPTED = "interrupted (Ctrl-C)."
-
-
 # The terminal's stderr, kept aside: while TensorFlow loads, fd 2 points at a buffer.
 _TERMINAL_STDERR = os.dup(2)
 
 
 def _stop_at_once(signum, frame):
     os.write(_TERMINAL_STDERR, (INTERRUPTED + "\n").encode())
-    os._exit(130)
+    os._exit(EXIT_INTERRUPTED)
 
 
 def run_subcommand(name, argv):
     """Define `name`'s flags and run it with `argv` (argv[0] is the program name)."""
     # Until TensorFlow has loaded, Ctrl-C ends the process at once with one line: nothing is
     # written yet, and a KeyboardInterrupt raised inside a library's import can be swallowed
-    # by a bare `except:` there (seen: a run that trained on after Ctrl-C). The usual
-    # KeyboardInterrupt comes back at the end of cli.quiet_tensorflow_import().
+    # by a bare `except:` there (docs/robustness.md). The usual KeyboardInterrupt comes back
+    # at the end of startup.quiet_tensorflow_import().
     signal.signal(signal.SIGINT, _stop_at_once)
     try:  # Ctrl-C while the modules load is one line too (cli.run covers what follows)
         from binarygan_tf.commands import cli
@@ -51,7 +51,7 @@ def run_subcommand(name, argv):
         module.define_flags()
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     cli.run(module.main, argv, doc=module.DOC)
 
 
@@ -73,5 +73,5 @@ def main(argv=None):
     name = argv[1]
     if name not in SUBCOMMANDS:
         print(f"error: unknown command {name!r}.\n{usage()}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(EXIT_USER_ERROR)
     run_subcommand(name, [f"binarygan {name}", *argv[2:]])

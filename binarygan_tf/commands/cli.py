@@ -7,73 +7,28 @@
   bad flag or a `UserError` into one `error: ...` line with status 2, `TrainingFailed` into
   status 1, Ctrl-C into one line with status 130, and prints its own --help grouped by
   data / model / schedule / output / speed with the real defaults.
-- TensorFlow's C++ start-up writes 4-7 log lines to stderr whatever TF_CPP_MIN_LOG_LEVEL
-  says (they are emitted before its logging is configured). `quiet_tensorflow_import()`
-  loads it with stderr pointed at a buffer that is shown only if the import fails; set
-  BINARYGAN_TF_LOGS=1 to see it.
+
+Loading TensorFlow quietly is `binarygan_tf.startup`'s, shared with `authors/`.
 """
 
 import contextlib
 import os
 import re
-import signal
 import sys
-import tempfile
 import textwrap
-import threading
 
 from absl import flags, logging
 
-from binarygan_tf.errors import TrainingFailed, UserError
+from binarygan_tf.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USER_ERROR,
+    INTERRUPTED,
+    TrainingFailed,
+    UserError,
+)
 
 HELP_ARGS = ("-h", "--help", "--helpshort", "--helpfull", "-?")
-SHOW_TF_LOGS = "BINARYGAN_TF_LOGS"
-
-
-@contextlib.contextmanager
-def _stderr_to_buffer():
-    """Point file descriptor 2 (where C++ logs go) at a temporary file for the block; on an
-    exception, replay what was captured."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as buf:
-        os.dup2(buf.fileno(), 2)
-        try:
-            yield
-        except KeyboardInterrupt:  # the user stopped it: no start-up log to explain
-            raise
-        except BaseException:
-            os.dup2(saved, 2)
-            buf.seek(0)
-            sys.stderr.write(buf.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
-def quiet_tensorflow_import():
-    """Import TensorFlow and Keras without their C++ start-up lines (unless asked for); from
-    then on Ctrl-C raises KeyboardInterrupt again (the training callbacks turn it into a
-    checkpoint and a clean stop)."""
-    try:
-        _import_tensorflow()
-    finally:
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-def _import_tensorflow():
-    if os.environ.get(SHOW_TF_LOGS):
-        import tensorflow  # noqa: F401
-
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with _stderr_to_buffer():
-        import keras  # noqa: F401
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()  # the device probe logs too (cuInit on CPU machines)
 
 
 def grouped_help(program, flag_values=flags.FLAGS, doc=""):
@@ -135,16 +90,16 @@ def parse_flags(argv, flag_values=flags.FLAGS, doc=""):
         rest = flag_values(argv)
     except flags.CantOpenFlagFileError as e:
         print(f"error: {_unreadable_flagfile(argv, e)}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(EXIT_USER_ERROR)
     except flags.Error as e:
         print(f"error: {e}. See --help for the flags.", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(EXIT_USER_ERROR)
     if len(rest) > 1:
         print(
             f"error: unexpected arguments {rest[1:]}; flags look like --name=value. See --help.",
             file=sys.stderr,
         )
-        sys.exit(2)
+        sys.exit(EXIT_USER_ERROR)
 
 
 def run(main, argv=None, doc=""):
@@ -157,16 +112,14 @@ def run(main, argv=None, doc=""):
         status = main()
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
-        status = 2
+        status = EXIT_USER_ERROR
     except TrainingFailed as e:
         print(f"error: {e}", file=sys.stderr)
-        status = 1
+        status = EXIT_FAILED
     except BrokenPipeError:  # output piped into `head`: not an error
         status = 0
     except KeyboardInterrupt:
-        from binarygan_tf.commands import INTERRUPTED
-
         print(INTERRUPTED, file=sys.stderr)
-        status = 130
+        status = EXIT_INTERRUPTED
     sys.stdout.flush()
     sys.exit(status or 0)

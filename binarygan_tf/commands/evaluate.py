@@ -4,9 +4,9 @@ import os
 
 from absl import flags
 
-from binarygan_tf.commands import cli
-from binarygan_tf.training import flag_defs
+from binarygan_tf import startup
 from binarygan_tf.errors import UserError
+from binarygan_tf.training import flag_defs
 
 DOC = """Evaluate exported generators against binarized MNIST (docs/evaluation.md):
   --generator RUN_DIR/generator [--generator OTHER/generator ...] --out_dir DIR"""
@@ -29,7 +29,7 @@ def main():
     for path in FLAGS.generator:
         if not os.path.exists(path):
             raise UserError(f"--generator {path} does not exist.")
-    cli.quiet_tensorflow_import()
+    startup.quiet_tensorflow_import()
     from binarygan_tf.evaluation import pipeline as evaluation
 
     results = evaluation.evaluate(

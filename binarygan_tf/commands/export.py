@@ -5,9 +5,9 @@ import os
 
 from absl import flags
 
-from binarygan_tf.commands import cli
-from binarygan_tf.training import flag_defs
+from binarygan_tf import startup
 from binarygan_tf.errors import UserError
+from binarygan_tf.training import flag_defs
 
 DOC = """Export a run's generator from a checkpoint to RUN_DIR/generator:
   --run_dir RUN_DIR [--checkpoint RUN_DIR/checkpoints/ckpt-STEP]"""
@@ -24,7 +24,7 @@ def main():
         raise UserError("--run_dir is required (a train.py run directory).")
     if not os.path.isdir(FLAGS.run_dir):
         raise UserError(f"--run_dir {FLAGS.run_dir} does not exist.")
-    cli.quiet_tensorflow_import()
+    startup.quiet_tensorflow_import()
     from binarygan_tf.training import train_lib
 
     print(f"exported generator to {train_lib.export_run(FLAGS.run_dir, FLAGS.checkpoint)}")

@@ -7,7 +7,7 @@ import time
 
 from absl import flags
 
-from binarygan_tf.commands import cli
+from binarygan_tf import startup
 from binarygan_tf.training import flag_defs
 
 DOC = """Train, publish and evaluate the paper's runs, and write docs/results.md:
@@ -42,7 +42,7 @@ def main():
         progress_mode=FLAGS.progress,
         command="python reproduce.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
-    cli.quiet_tensorflow_import()
+    startup.quiet_tensorflow_import()
     from binarygan_tf.reproduction import page as results_page
 
     start = time.time()

@@ -8,9 +8,9 @@ import os
 
 from absl import flags
 
-from binarygan_tf.commands import cli
-from binarygan_tf.training import flag_defs
+from binarygan_tf import startup
 from binarygan_tf.errors import UserError
+from binarygan_tf.training import flag_defs
 
 DOC = """Draw samples from an exported generator (docs/export.md):
   --generator RUN_DIR/generator --out grid.png [--out samples.npy] [--num 64] [--seed 0]
@@ -35,7 +35,7 @@ def main():
     from binarygan_tf.evaluation import sampling
 
     sampling.check_request(FLAGS.num, FLAGS.seed, FLAGS.out)
-    cli.quiet_tensorflow_import()
+    startup.quiet_tensorflow_import()
     paths = sampling.sample_to_files(
         FLAGS.generator, FLAGS.num, FLAGS.seed, FLAGS.out, preactivated=FLAGS.preactivated
     )

@@ -2,7 +2,7 @@
 
 from absl import flags
 
-from binarygan_tf.commands import cli
+from binarygan_tf import startup
 from binarygan_tf.training import config, flag_defs
 
 DOC = """Train a binary-neuron GAN (Dong & Yang 2018). A paper experiment:
@@ -19,7 +19,7 @@ def define_flags():
 
 def main():
     run_config = config.from_command_line(FLAGS)  # every check that needs no TensorFlow
-    cli.quiet_tensorflow_import()
+    startup.quiet_tensorflow_import()
     from binarygan_tf.training import train_lib
 
     result = train_lib.run_training(run_config)

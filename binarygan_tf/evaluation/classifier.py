@@ -15,8 +15,8 @@ import os
 import keras
 import numpy as np
 
-from binarygan_tf.training import data
 from binarygan_tf import files
+from binarygan_tf.training import data
 
 CACHE_ENV_VAR = "BINARYGAN_CACHE_DIR"
 FEATURES_LAYER = "features"

@@ -16,13 +16,13 @@ import re
 
 import numpy as np
 
-from binarygan_tf.evaluation import classifier as classifier_lib
-from binarygan_tf.training import data, run_layout
 from binarygan_tf import files, formatting
+from binarygan_tf.errors import UserError
+from binarygan_tf.evaluation import classifier as classifier_lib
 from binarygan_tf.evaluation import metrics, plots
 from binarygan_tf.model import seeds
 from binarygan_tf.model.contract import LATENT_DIM, METADATA_FILE, SERVING_SIGNATURE
-from binarygan_tf.errors import UserError
+from binarygan_tf.training import data, run_layout
 
 REFERENCE_LABEL = "real data (binarized MNIST train digits)"
 # Which measures a stored result holds: part of a cached result's key (reproduce.py), so

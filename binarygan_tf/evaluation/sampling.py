@@ -19,9 +19,9 @@ import os
 import numpy as np
 
 from binarygan_tf import files
+from binarygan_tf.errors import UserError
 from binarygan_tf.model import seeds
 from binarygan_tf.model.contract import LATENT_DIM, SEEDED_SIGNATURE
-from binarygan_tf.errors import UserError
 
 MAX_NUM = 10_000  # one call draws them all (per-batch calls would repeat the SBN noise)
 EXTENSIONS = (".png", ".npy")

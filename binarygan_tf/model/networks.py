@@ -18,10 +18,10 @@ sigmoid for the real-valued model) and `preactivated` (the sigmoid before binari
 
 import keras
 
-from binarygan_tf.training import config
 from binarygan_tf.model import piecewise_linear, seeds
 from binarygan_tf.model.contract import IMAGE_SHAPE, LATENT_DIM
 from binarygan_tf.model.neurons import make_output_neuron
+from binarygan_tf.training import config
 
 KERNEL_STDDEV = 0.02  # code: neuralnet.py truncated_normal_initializer(stddev=0.02)
 LEAKY_RELU_SLOPE = 0.2  # code: tf.nn.leaky_relu default alpha

@@ -15,9 +15,9 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from binarygan_tf.training import config
 from binarygan_tf.model import random_draws, seeds
 from binarygan_tf.model.trainer import AdversarialTrainer
+from binarygan_tf.training import config
 
 CLIP_VALUE = 0.01  # code: config.py gan.clip_value
 GP_WEIGHT = 10.0  # code: config.py gan.gp_coefficient; Gulrajani et al. 2017

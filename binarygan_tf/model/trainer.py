@@ -17,9 +17,9 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from binarygan_tf.training import config
 from binarygan_tf.model import random_draws, seeds
 from binarygan_tf.model.networks import LATENT_DIM, output_neuron
+from binarygan_tf.training import config
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,8 +15,8 @@ a new seed repeat or a renamed run needs no change in the claims.
 import dataclasses
 import os
 
-from binarygan_tf.training import config
 from binarygan_tf.errors import UserError
+from binarygan_tf.training import config
 
 
 @dataclasses.dataclass(frozen=True)

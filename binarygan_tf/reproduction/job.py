@@ -24,11 +24,11 @@ import dataclasses
 import functools
 import os
 
-from binarygan_tf.reproduction import experiments, progress, publishing, sharding
 from binarygan_tf import formatting
-from binarygan_tf.training import run_lock, run_state
 from binarygan_tf.errors import UserError
+from binarygan_tf.reproduction import experiments, progress, publishing, sharding
 from binarygan_tf.reproduction.experiments import PROFILES, run_config
+from binarygan_tf.training import run_lock, run_state
 
 STAGES = ("all", "train", "publish", "evaluate", "page")
 STAGE_STEPS = {  # beyond publishing the finished runs, which every stage does first
@@ -155,8 +155,8 @@ class Outcome:
 
 def run_job(job, log=print):
     """Publish, then train / evaluate / write the page as `job.stage` says."""
-    from binarygan_tf.training import data
     from binarygan_tf.reproduction import page as results_page
+    from binarygan_tf.training import data
 
     num_images = len(data.load_training_images(job.mnist_dir, job.tfds_data_dir))
     if job.does("train"):

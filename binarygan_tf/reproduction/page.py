@@ -16,11 +16,12 @@ import platform
 
 import numpy as np
 
-from binarygan_tf.reproduction import claims, experiments
-from binarygan_tf.evaluation import pipeline as evaluation, plots
 from binarygan_tf import files, formatting
-from binarygan_tf.reproduction.experiments import PROFILES
+from binarygan_tf.evaluation import pipeline as evaluation
+from binarygan_tf.evaluation import plots
 from binarygan_tf.formatting import duration as format_duration
+from binarygan_tf.reproduction import claims, experiments
+from binarygan_tf.reproduction.experiments import PROFILES
 
 PAPER_FIGURES = "https://salu133445.github.io/binarygan/figs/"  # the authors' published figures
 

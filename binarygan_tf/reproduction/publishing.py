@@ -24,10 +24,10 @@ import json
 import os
 import shutil
 
-from binarygan_tf.reproduction import claims
 from binarygan_tf import files, formatting
-from binarygan_tf.training import run_state
 from binarygan_tf.errors import UserError
+from binarygan_tf.reproduction import claims
+from binarygan_tf.training import run_state
 from binarygan_tf.training.run_layout import CONFIG_FILE, GENERATOR_DIR
 
 TIMING_FILE = "timing.json"

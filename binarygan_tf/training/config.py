@@ -18,8 +18,8 @@ import os
 import types
 import typing
 
-from binarygan_tf.training import run_lock
 from binarygan_tf.errors import UserError
+from binarygan_tf.training import run_lock
 from binarygan_tf.training.run_layout import CONFIG_FILE
 
 NEURONS = ("dbn", "sbn", "real")

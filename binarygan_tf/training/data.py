@@ -27,8 +27,8 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
-from binarygan_tf.model import seeds
 from binarygan_tf.errors import DataError, UserError
+from binarygan_tf.model import seeds
 
 ENV_VAR = "BINARYGAN_MNIST_DIR"
 MNIST_FILES = {

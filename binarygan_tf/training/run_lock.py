@@ -21,8 +21,8 @@ import shutil
 import socket
 import time
 
-from binarygan_tf.training import run_layout
 from binarygan_tf.errors import UserError, unwritable_output
+from binarygan_tf.training import run_layout
 
 try:
     import fcntl

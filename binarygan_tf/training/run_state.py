@@ -12,8 +12,8 @@ import os
 import time
 
 from binarygan_tf import files
-from binarygan_tf.model.contract import METADATA_FILE
 from binarygan_tf.errors import UserError
+from binarygan_tf.model.contract import METADATA_FILE
 from binarygan_tf.training.run_layout import (
     AUTHORS_BATCH_LOG,
     CHECKPOINT_STATE,

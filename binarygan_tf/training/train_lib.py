@@ -12,14 +12,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from binarygan_tf import files, provenance
+from binarygan_tf.errors import TrainingFailed, UserError, unwritable_output
+from binarygan_tf.model import export, networks, objectives, seeds
+from binarygan_tf.model.trainer import CriticSchedule
 from binarygan_tf.training import callbacks as cbs
 from binarygan_tf.training import config as config_lib
 from binarygan_tf.training import data, run_layout, run_lock, run_state
-from binarygan_tf.model import export, networks, objectives, seeds
-from binarygan_tf import files, provenance
 from binarygan_tf.training.config import TrainConfig  # noqa: F401 - the library's entry type
-from binarygan_tf.errors import TrainingFailed, UserError, unwritable_output
-from binarygan_tf.model.trainer import CriticSchedule
 
 
 @dataclasses.dataclass
