@@ -1,14 +1,11 @@
 """Small file-system helpers every writer of the project shares: write atomically, probe that
-a folder is writable, find a run's latest checkpoint without importing TensorFlow."""
+a folder is writable."""
 
 import contextlib
 import json
 import os
-import re
 import shutil
 import tempfile
-
-from binarygan_tf.training import run_layout
 
 
 def _umask():
@@ -95,20 +92,3 @@ def probe_writable(directory, size=1 << 20):
     finally:
         if os.path.exists(probe):
             os.remove(probe)
-
-
-def latest_checkpoint_step(run_dir):
-    """Generator step of the run's latest checkpoint, or None. Reads the `checkpoint` state
-    file tf.train.CheckpointManager writes (`model_checkpoint_path: "ckpt-STEP"`), whose
-    number is the generator step (train_lib saves with checkpoint_number=step)."""
-    state = os.path.join(run_dir, run_layout.CHECKPOINT_STATE)
-    if not os.path.isfile(state):
-        return None
-    with open(state) as f:
-        match = re.search(r'^model_checkpoint_path:\s*"[^"]*?-(\d+)"', f.read(), re.M)
-    return int(match.group(1)) if match else None
-
-
-def checkpoint_step(prefix):
-    """The generator step in a checkpoint prefix such as RUN/checkpoints/ckpt-2186."""
-    return int(prefix.rsplit("-", 1)[1])

@@ -355,7 +355,7 @@ def test_tensorboard_scalars_are_means_over_the_steps_since_the_previous_point(
     logger.on_train_end()
     scalars, _ = read_events(str(tmp_path))
     flat = values.ravel()  # generator step s is flat[s - 1]; an epoch end is always a point
-    windows = [flat[start:stop] for start, stop in zip([0, *steps[:-1]], steps)]
+    windows = [flat[start:stop] for start, stop in zip([0, *steps[:-1]], steps, strict=True)]
     assert steps_of(scalars["d_loss"]) == steps
     np.testing.assert_allclose(
         [v for _, v in scalars["d_loss"]], [w.mean() for w in windows], rtol=0, atol=1e-5

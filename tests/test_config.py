@@ -29,7 +29,7 @@ def test_every_setting_is_a_flag_with_the_same_default():
         assert values[field.name].default == field.default, field.name
         assert field.metadata["group"] in config.GROUPS
         assert field.metadata["help"]
-    assert config.TrainConfig.from_flags(values) == config.TrainConfig()
+    assert flag_defs.to_config(values) == config.TrainConfig()
 
 
 def test_library_defaults_are_what_training_uses():
@@ -61,22 +61,22 @@ def test_boolean_flagfile_lines_read_the_same_everywhere(tmp_path, line, expecte
     --nojit_compile; every flagfile now goes through absl."""
     path = tmp_path / "x.cfg"
     path.write_text(f"# comment\n--arch=cnn\n{line}\n")
-    assert config.from_flagfile(str(path)).jit_compile is expected
-    assert config.TrainConfig.from_flags(_parse([f"--flagfile={path}"])).jit_compile is expected
+    assert flag_defs.from_flagfile(str(path)).jit_compile is expected
+    assert flag_defs.to_config(_parse([f"--flagfile={path}"])).jit_compile is expected
 
 
 def test_each_experiment_flagfile_gives_one_config_under_train_and_reproduce():
     from binarygan_tf.reproduction import experiments
 
-    for name in config.experiment_names():
-        path = config.experiment_flagfile(name)
-        from_train = config.TrainConfig.from_flags(_parse([f"--flagfile={path}"]))
-        assert config.from_flagfile(path) == from_train
-        assert config.from_command_line(_parse([f"--experiment={name}"])) == from_train
+    for name in flag_defs.experiment_names():
+        path = flag_defs.experiment_flagfile(name)
+        from_train = flag_defs.to_config(_parse([f"--flagfile={path}"]))
+        assert flag_defs.from_flagfile(path) == from_train
+        assert flag_defs.from_command_line(_parse([f"--experiment={name}"])) == from_train
     spec = experiments.RUNS[0]
     run = experiments.run_config(spec, experiments.PROFILES["paper"], "r")
     expected = dataclasses.replace(
-        config.from_flagfile(spec.flagfile),
+        flag_defs.from_flagfile(spec.flagfile),
         out_dir=run.out_dir,
         progress=run.progress,
         seed=spec.seed,
@@ -88,13 +88,13 @@ def test_bad_flagfile_line_is_one_user_error(tmp_path):
     path = tmp_path / "bad.cfg"
     path.write_text("--neuron=dbm\n")
     with pytest.raises(UserError, match="dbm"):
-        config.from_flagfile(str(path))
+        flag_defs.from_flagfile(str(path))
 
 
 def test_bn_mode_is_a_deprecated_alias_of_follow():
-    assert config.TrainConfig.from_flags(_parse(["--bn_mode=paper"])).follow == "paper"
+    assert flag_defs.to_config(_parse(["--bn_mode=paper"])).follow == "paper"
     with pytest.raises(UserError, match="deprecated"):
-        config.TrainConfig.from_flags(_parse(["--bn_mode=paper", "--follow=code"]))
+        flag_defs.to_config(_parse(["--bn_mode=paper", "--follow=code"]))
 
 
 def test_old_config_json_with_bn_mode_loads():

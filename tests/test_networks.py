@@ -67,7 +67,7 @@ def test_seed_fixes_initial_weights():
     a = networks.build_generator("mlp", "dbn", seed=5).get_weights()
     b = networks.build_generator("mlp", "dbn", seed=5).get_weights()
     c = networks.build_generator("mlp", "dbn", seed=6).get_weights()
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     assert not np.array_equal(a[0], c[0])
 
 
@@ -213,7 +213,7 @@ def test_gradient_penalty_is_unchanged_and_skips_the_zero_backward_pass(monkeypa
     reference = networks.build_discriminator("cnn", seed=3)
     reference.set_weights(ours.get_weights())
     ref_grads, ref_filter_grads = _penalty_weight_gradient(reference)
-    for g, r in zip(grads, ref_grads):
+    for g, r in zip(grads, ref_grads, strict=True):
         np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-7)
     # The penalty's weight gradient needs one filter gradient per convolution (through the
     # first backward pass); Keras' layers add one more per convolution, backpropagating the

@@ -155,7 +155,7 @@ def _assert_same_final_state(resumed_dir, straight_dir):
     # same computation, so the weights agree to float32 round-off (1e-5 allows for oneDNN
     # choosing another reduction order after a restart; in practice they are identical).
     for (na, a), (nb, b) in zip(
-        _final_generator_weights(resumed_dir), _final_generator_weights(straight_dir)
+        _final_generator_weights(resumed_dir), _final_generator_weights(straight_dir), strict=True
     ):
         assert na == nb
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5, err_msg=na)

@@ -174,10 +174,12 @@ def test_generator_update_changes_only_the_generator():
     g_before = [v.numpy().copy() for v in t.generator.trainable_variables]
     t.generator_update(tf.random.normal((16, networks.LATENT_DIM), seed=1))
     assert all(
-        np.array_equal(a, v.numpy()) for a, v in zip(d_before, t.discriminator.trainable_variables)
+        np.array_equal(a, v.numpy())
+        for a, v in zip(d_before, t.discriminator.trainable_variables, strict=True)
     )
     assert any(
-        not np.array_equal(a, v.numpy()) for a, v in zip(g_before, t.generator.trainable_variables)
+        not np.array_equal(a, v.numpy())
+        for a, v in zip(g_before, t.generator.trainable_variables, strict=True)
     )
 
 
@@ -195,7 +197,7 @@ def test_sharing_the_generator_forward_computes_the_same_step(objective, neuron)
     for model in ("generator", "discriminator"):
         a = getattr(trainers[0], model).trainable_weights
         b = getattr(trainers[1], model).trainable_weights
-        for va, vb in zip(a, b):
+        for va, vb in zip(a, b, strict=True):
             np.testing.assert_allclose(
                 va.numpy(), vb.numpy(), rtol=1e-4, atol=1e-6, err_msg=f"{model}/{va.path}"
             )
@@ -250,5 +252,5 @@ def test_xla_step_computes_what_the_default_path_computes(objective, neuron, mon
     # Weights: atol 1e-5 is a tenth of one Adam step (lr 1e-4). Adam divides by sqrt(v), so
     # a weight whose gradient is tiny turns a rounding difference into a visible one (seen:
     # 1.2e-6 on 1 of 131,072 weights); a real difference in the step moves weights by ~1e-4.
-    for a, b in zip(results[0][1], results[1][1]):
+    for a, b in zip(results[0][1], results[1][1], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

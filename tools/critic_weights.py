@@ -74,7 +74,11 @@ def describe(run_dir, clip):
         # A layer collapsed onto a few values (clipping's pathology): say which, how many each.
         values, counts = np.unique(np.round(k, 4), return_counts=True)
         if len(values) <= 3:
-            cell += " (" + ", ".join(f"{c} at {v:+.4f}" for v, c in zip(values, counts)) + ")"
+            cell += (
+                " ("
+                + ", ".join(f"{c} at {v:+.4f}" for v, c in zip(values, counts, strict=True))
+                + ")"
+            )
         cells.append(cell)
     return f"{run_dir} ({'authors' if theirs else 'ours'}): " + "; ".join(cells)
 

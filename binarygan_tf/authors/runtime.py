@@ -230,7 +230,7 @@ def read_variables(gan, names=None):
     if names is not None:
         variables = {k: v for k, v in variables.items() if k in names}
     values = gan.sess.run(list(variables.values()))
-    return dict(zip(variables, values))
+    return dict(zip(variables, values, strict=True))
 
 
 def read_state(gan):
@@ -243,7 +243,7 @@ def read_state(gan):
     root = gan.scope.name
     variables = tf.compat.v1.global_variables(root)
     values = gan.sess.run(variables)
-    return {_short_name(v, root): value for v, value in zip(variables, values)}
+    return {_short_name(v, root): value for v, value in zip(variables, values, strict=True)}
 
 
 def trainable_parameter_count(gan):

@@ -69,12 +69,12 @@ def grouped_help(program, flag_values=flags.FLAGS, doc=""):
 def _unreadable_flagfile(argv, error):
     """absl's "ERROR:: Unable to open flagfile: [Errno 2] ..." as a sentence naming the file
     and, since a mistyped experiment name is the usual cause, the paper's flagfiles."""
-    from binarygan_tf.training import config
+    from binarygan_tf.training import flag_defs
 
     named = [a.split("=", 1)[1] for a in argv[1:] if re.match(r"--?flagfile=", a)]
     missing = [path for path in named if not os.path.isfile(path)]
     what = f"cannot read flagfile {missing[0]}" if missing else str(error).removeprefix("ERROR:: ")
-    names = config.experiment_names()
+    names = flag_defs.experiment_names()
     hint = f" The paper's experiments: flags/{{{','.join(names)}}}.cfg." if names else ""
     return what + "." + hint
 

@@ -3,11 +3,11 @@
 from absl import flags
 
 from binarygan_tf import startup
-from binarygan_tf.training import config, flag_defs
+from binarygan_tf.training import flag_defs
 
 DOC = """Train a binary-neuron GAN (Dong & Yang 2018). A paper experiment:
   --experiment=exp1_mlp_dbn (or --flagfile=flags/exp1_mlp_dbn.cfg in a checkout).
-Experiments: """ + ", ".join(config.experiment_names())
+Experiments: """ + ", ".join(flag_defs.experiment_names())
 
 FLAGS = flags.FLAGS
 
@@ -18,7 +18,7 @@ def define_flags():
 
 
 def main():
-    run_config = config.from_command_line(FLAGS)  # every check that needs no TensorFlow
+    run_config = flag_defs.from_command_line(FLAGS)  # every check that needs no TensorFlow
     startup.quiet_tensorflow_import()
     from binarygan_tf.training import train_lib
 

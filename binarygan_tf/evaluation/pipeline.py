@@ -285,7 +285,8 @@ def text_table(results):
 
     def line(r):
         return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
         )
 
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
@@ -315,7 +316,9 @@ def evaluate(
         raise UserError(f"--num_samples must be at least 64 (one 8x8 grid), got {num_samples}.")
     labels = labels or [None] * len(generator_paths)
     # Check every generator before any slow work, so a typo in the last path fails at once.
-    generators = [load_generator(path, label) for path, label in zip(generator_paths, labels)]
+    generators = [
+        load_generator(path, label) for path, label in zip(generator_paths, labels, strict=True)
+    ]
     _check_writable(out_dir)
     yardstick = make_yardstick(mnist_dir, tfds_data_dir, cache_dir, log=log)
     results = {

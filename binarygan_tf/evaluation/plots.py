@@ -75,7 +75,7 @@ def samples_side_by_side(path, grids, title):
     """Several models' 8x8 sample grids in one row: `grids` is [(label, images)]."""
     n = len(grids)
     fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 4.0), squeeze=False)
-    for ax, (label, images) in zip(axes[0], grids):
+    for ax, (label, images) in zip(axes[0], grids, strict=True):
         _grid_axis(ax, images, label)
     fig.suptitle(title, fontsize=11)
     return _save(fig, path)
@@ -93,7 +93,8 @@ def stray_pixels(path, grids, title, columns=2):
     fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 4.2 * rows), squeeze=False)
     for ax in axes.flat[len(grids) :]:
         ax.axis("off")
-    for ax, (label, images) in zip(axes.flat, grids):
+    # axes.flat can hold more panels than grids (the spare ones are blanked above)
+    for ax, (label, images) in zip(axes.flat, grids, strict=False):
         on, stray = metrics.on_and_stray_pixels(images)
         share = stray.sum() / max(on.sum(), 1)  # metrics.stray_pixel_share, from the masks
         shown = tile(on.astype(np.float32))  # 0 / 1, NaN in the gaps between images
@@ -141,7 +142,7 @@ def loss_curves(path, panels, title):
     `panels` is [(title, [(label, steps, values, theirs)])]; log scale, because the first
     epoch's 100-critic warm-up starts ten times higher than where training settles."""
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
-    for ax, (panel_title, curves) in zip(axes[0], panels):
+    for ax, (panel_title, curves) in zip(axes[0], panels, strict=True):
         counts = {False: 0, True: 0}  # ours in blues and greens, theirs in reds and oranges
         for label, steps, values, theirs in curves:
             colour = COLOURS[((0, 6, 3, 5), (1, 4, 9, 10))[theirs][counts[theirs] % 4]]

@@ -20,8 +20,8 @@ import keras
 
 from binarygan_tf.model import piecewise_linear, seeds
 from binarygan_tf.model.contract import IMAGE_SHAPE, LATENT_DIM
+from binarygan_tf.model.defaults import DEFAULT_FOLLOW
 from binarygan_tf.model.neurons import make_output_neuron
-from binarygan_tf.training import config
 
 KERNEL_STDDEV = 0.02  # code: neuralnet.py truncated_normal_initializer(stddev=0.02)
 LEAKY_RELU_SLOPE = 0.2  # code: tf.nn.leaky_relu default alpha
@@ -99,13 +99,11 @@ class _Builder:
         )
 
 
-def build_generator(
-    arch="mlp", neuron="dbn", follow=config.DEFAULT_FOLLOW, seed=None, name="generator"
-):
+def build_generator(arch="mlp", neuron="dbn", follow=DEFAULT_FOLLOW, seed=None, name="generator"):
     """G(z) -> {"samples", "preactivated"}.
 
     `follow`: 'code' (the authors' code as it ran: inference-mode batch norm, the neuron
-    ignores the slope) or 'paper' (the paper's text); config.TrainConfig.follow explains.
+    ignores the slope) or 'paper' (the paper's text); training.config.TrainConfig.follow explains.
     """
     build = _Builder(seed, "generator_init", follow)
     z = keras.Input((LATENT_DIM,), name="z")
@@ -147,7 +145,7 @@ def output_neuron(generator):
 def build_discriminator(
     arch="mlp",
     batch_norm=False,
-    follow=config.DEFAULT_FOLLOW,
+    follow=DEFAULT_FOLLOW,
     weight_clip=None,
     seed=None,
     name="discriminator",

@@ -16,8 +16,8 @@ import keras
 import tensorflow as tf
 
 from binarygan_tf.model import random_draws, seeds
+from binarygan_tf.model.defaults import DEFAULT_FOLLOW
 from binarygan_tf.model.trainer import AdversarialTrainer
-from binarygan_tf.training import config
 
 CLIP_VALUE = 0.01  # code: config.py gan.clip_value
 GP_WEIGHT = 10.0  # code: config.py gan.gp_coefficient; Gulrajani et al. 2017
@@ -122,7 +122,7 @@ class ObjectiveSpec:
     discriminator_batch_norm: bool
     weight_clip: float | None = None
 
-    def make_optimizer(self, follow=config.DEFAULT_FOLLOW, mixed_float16=False):
+    def make_optimizer(self, follow=DEFAULT_FOLLOW, mixed_float16=False):
         """A fresh optimizer (one per network); `follow="code"` gives WGAN TF1's RMSProp."""
         if self.optimizer == "rmsprop":
             rmsprop_cls = TF1RMSprop if follow == "code" else keras.optimizers.RMSprop

@@ -18,20 +18,25 @@ import keras
 import tensorflow as tf
 
 from binarygan_tf.model import random_draws, seeds
+from binarygan_tf.model.defaults import (
+    CRITIC_STEPS,
+    CRITIC_WARMUP_EVERY,
+    CRITIC_WARMUP_STEPS,
+    CRITIC_WARMUP_UNTIL,
+)
 from binarygan_tf.model.networks import LATENT_DIM, output_neuron
-from binarygan_tf.training import config
 
 
 @dataclasses.dataclass(frozen=True)
 class CriticSchedule:
     """Critic updates per generator step: `warmup_steps` for the first `warmup_until`
     generator steps and every `warmup_every`-th, else `steps` (defaults and their source:
-    config.py)."""
+    defaults.py)."""
 
-    steps: int = config.CRITIC_STEPS
-    warmup_steps: int = config.CRITIC_WARMUP_STEPS
-    warmup_until: int = config.CRITIC_WARMUP_UNTIL
-    warmup_every: int = config.CRITIC_WARMUP_EVERY
+    steps: int = CRITIC_STEPS
+    warmup_steps: int = CRITIC_WARMUP_STEPS
+    warmup_until: int = CRITIC_WARMUP_UNTIL
+    warmup_every: int = CRITIC_WARMUP_EVERY
 
     def count(self, generator_step):
         """n_critic for a (tensor) generator step, usable inside the compiled step."""

@@ -16,7 +16,7 @@ import dataclasses
 import os
 
 from binarygan_tf.errors import UserError
-from binarygan_tf.training import config
+from binarygan_tf.training import flag_defs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +29,7 @@ class RunSpec:
 
     @property
     def flagfile(self):
-        return config.experiment_flagfile(self.config or self.name)
+        return flag_defs.experiment_flagfile(self.config or self.name)
 
     @property
     def how(self):
@@ -221,7 +221,7 @@ def run_config(spec, profile, runs_dir, mnist_dir=None, tfds_data_dir=None, prog
     its flagfile read by absl exactly as `train.py --flagfile` reads it, then the profile's
     budget and the run's seed and folder. Progress is one line per epoch by default: a job of
     hours is mostly read from its log file."""
-    return config.from_flagfile(
+    return flag_defs.from_flagfile(
         spec.flagfile,
         seed=spec.seed,
         epochs=profile.epochs,

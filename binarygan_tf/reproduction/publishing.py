@@ -24,7 +24,7 @@ import json
 import os
 import shutil
 
-from binarygan_tf import files, formatting
+from binarygan_tf import files, formatting, locations
 from binarygan_tf.errors import UserError
 from binarygan_tf.reproduction import claims
 from binarygan_tf.training import run_state
@@ -294,6 +294,6 @@ def _fmt(value, fmt):
 
 def _to_docs(models_dir):
     """Link from models/<profile>/README.md to docs/evaluation.md, wherever the folder is."""
-    checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    checkout = locations.CHECKOUT_DIR
     target = os.path.join(checkout, "docs", "evaluation.md")
     return os.path.relpath(target, os.path.abspath(models_dir)).replace(os.sep, "/")

@@ -1,8 +1,8 @@
 """Every training setting in one place: its default, its allowed values, its source, its group.
 
 `TrainConfig` is the single source of truth (the ml_collections idea): `flag_defs` builds the
-absl flags of `train.py` from its fields, `reproduce.py` reads the experiment flagfiles through
-the same absl parser (`from_flagfile`), `--help` lists the fields grouped as below, and
+absl flags of `train.py` from its fields and reads them back (the experiment flagfiles of
+`reproduce.py` too, through the same absl parser: `flag_defs.from_flagfile`), `--help` lists the fields grouped as below, and
 `--resume` checks a command line against a run's stored `config.json` by each field's
 `on_resume` rule. This module imports no TensorFlow, so a bad flag is refused in milliseconds,
 before TensorFlow's start-up.
@@ -15,30 +15,27 @@ import dataclasses
 import json
 import math
 import os
-import types
-import typing
 
 from binarygan_tf.errors import UserError
-from binarygan_tf.training import run_lock
+from binarygan_tf.model.defaults import (
+    CRITIC_STEPS,
+    CRITIC_WARMUP_EVERY,
+    CRITIC_WARMUP_STEPS,
+    CRITIC_WARMUP_UNTIL,
+    DEFAULT_FOLLOW,
+    FOLLOW,
+)
+from binarygan_tf.training import run_layout, run_lock
 from binarygan_tf.training.run_layout import CONFIG_FILE
 
 NEURONS = ("dbn", "sbn", "real")
 OBJECTIVES = ("gan", "wgan", "wgan-gp")
 ARCHS = ("mlp", "cnn")
-FOLLOW = ("code", "paper")
 PROGRESS_MODES = ("auto", "bar", "line", "off")
 PRECISIONS = ("off", "mixed_float16", "mixed_bfloat16")
 GROUPS = ("data", "model", "schedule", "output", "speed")
 
-# The critic schedule (code: models.py `if counter < 25 or counter % 500 == 0: num_critics =
-# 100 else 5`, the numbers of WGAN's reference implementation).
-CRITIC_STEPS = 5
-CRITIC_WARMUP_STEPS = 100
-CRITIC_WARMUP_UNTIL = 25
-CRITIC_WARMUP_EVERY = 500
-
-# Measured defaults (docs/authors_code.md "Which default", docs/performance.md).
-DEFAULT_FOLLOW = "code"
+# Measured defaults (docs/performance.md).
 # XLA per architecture: it speeds up the MLP step; XLA:CPU runs the CNN's convolutions inside
 # the critic tf.while_loop far slower than TensorFlow's oneDNN kernels (docs/performance.md).
 DEFAULT_JIT_COMPILE = {"mlp": True, "cnn": False}
@@ -219,10 +216,6 @@ class TrainConfig:
         return dataclasses.fields(cls)
 
     @classmethod
-    def from_flags(cls, flag_values):
-        return cls(**explicit_or_default(flag_values, set_only=False))
-
-    @classmethod
     def from_dict(cls, stored):
         """From a stored config.json (older runs wrote `bn_mode` for `follow`)."""
         stored = dict(stored)
@@ -352,7 +345,7 @@ def check_against_run_dir(config):
                 f"--overwrite to replace it, or choose another --out_dir."
             )
         return config, {}
-    _require_checkpoint(run_dir)
+    require_checkpoint(run_dir)
     given = {
         f.name: getattr(config, f.name)
         for f in TrainConfig.fields()
@@ -363,42 +356,15 @@ def check_against_run_dir(config):
     return resumed, changes
 
 
-def _require_checkpoint(run_dir):
-    from binarygan_tf import files
-
-    if files.latest_checkpoint_step(run_dir) is None:
+def require_checkpoint(run_dir):
+    if run_layout.latest_checkpoint_step(run_dir) is None:
         raise UserError(
             f"--resume: {run_dir} has no checkpoint to resume from. Drop --resume "
             f"to start a new run there, or pass the right --out_dir."
         )
 
 
-def from_command_line(flag_values):
-    """The config train.py runs: the flags as given; with --resume, the run's stored settings
-    plus only the flags the command line set explicitly (defaults of flags not given must not
-    count as a request to change the run)."""
-    config = TrainConfig.from_flags(flag_values)
-    experiment = flag_values["experiment"].value if "experiment" in flag_values else None
-    if experiment:
-        # The experiment's flagfile first, then whatever the command line set explicitly.
-        config = from_flagfile(experiment_flagfile(experiment), **explicit_or_default(flag_values))
-    config.validate()
-    if not config.resume:
-        return config
-    run_dir = config.run_dir
-    _require_checkpoint(run_dir)
-    given = {
-        name: value
-        for name, value in explicit_or_default(flag_values).items()
-        if _rule(name) != RUN_CONTROL
-    }
-    resumed, _ = reconcile_resume(read_stored(run_dir), given)
-    resumed.out_dir = run_dir
-    resumed.validate()
-    return resumed
-
-
-def _rule(name):
+def resume_rule(name):
     return next(f.metadata["on_resume"] for f in TrainConfig.fields() if f.name == name)
 
 
@@ -406,84 +372,3 @@ def _flag_value(value):
     if isinstance(value, bool):
         return str(value).lower()
     return value
-
-
-# ------------------------------------------------------------ flags
-DEPRECATED_ALIASES = {"bn_mode": "follow"}  # old flag -> the setting it now sets
-
-
-def explicit_or_default(flag_values, set_only=True):
-    """{setting: value} from parsed absl flags: the settings the command line (or a flagfile)
-    set explicitly, or with `set_only=False` every setting. A deprecated alias counts as its
-    new name; giving both with different values is refused."""
-    out = {}
-    for f in TrainConfig.fields():
-        if f.name in flag_values and (flag_values[f.name].present or not set_only):
-            out[f.name] = flag_values[f.name].value
-    for old, new in DEPRECATED_ALIASES.items():
-        if old in flag_values and flag_values[old].present:
-            value = flag_values[old].value
-            if flag_values[new].present and flag_values[new].value != value:
-                raise UserError(
-                    f"--{old}={value} (deprecated) contradicts --{new}="
-                    f"{flag_values[new].value}; use --{new} only."
-                )
-            out[new] = value
-    return out
-
-
-def flag_type(field):
-    """(python type, optional) of a TrainConfig field."""
-    annotation = field.type
-    optional = False
-    if isinstance(annotation, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        optional = len(args) < len(typing.get_args(annotation))
-        annotation = args[0]
-    return annotation, optional
-
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-# The experiment flagfiles: flags/ of a checkout; installed, they ship inside the package
-# (pyproject.toml maps flags/ to binarygan_tf/flags/).
-EXPERIMENT_DIRS = (
-    os.path.join(_PACKAGE_DIR, "flags"),
-    os.path.join(os.path.dirname(_PACKAGE_DIR), "flags"),
-)
-
-
-def experiment_names():
-    for directory in EXPERIMENT_DIRS:
-        if os.path.isdir(directory):
-            return sorted(n[:-4] for n in os.listdir(directory) if n.endswith(".cfg"))
-    return []
-
-
-def experiment_flagfile(name):
-    """Path of the flagfile of a paper experiment (e.g. exp1_mlp_dbn)."""
-    for directory in EXPERIMENT_DIRS:
-        path = os.path.join(directory, f"{name}.cfg")
-        if os.path.isfile(path):
-            return path
-    raise UserError(f"--experiment={name} is not one of {', '.join(experiment_names())}.")
-
-
-def from_flagfile(path, **overrides):
-    """The TrainConfig a flagfile gives under train.py: parsed by absl itself (the same
-    FlagValues train.py defines), then `overrides` applied."""
-    from absl import flags
-
-    from binarygan_tf.training import flag_defs
-
-    if not os.path.isfile(path):
-        raise UserError(f"flagfile {path} does not exist.")
-    values = flags.FlagValues()
-    flag_defs.define_train_flags(values)
-    try:
-        values(["binarygan", f"--flagfile={path}"])
-    except flags.Error as e:
-        raise UserError(f"{path}: {e}") from None
-    config = TrainConfig.from_flags(values)
-    for name, value in overrides.items():
-        setattr(config, name, value)
-    return config

@@ -7,12 +7,22 @@ object of their own, are defined below. Every flag gets a help group (`GROUP_OF`
 `--help` lists them under data, model, schedule, output and speed instead of absl's
 key-flags-only listing.
 
+Reading them is here too: `from_command_line` (train.py's config, --experiment and --resume
+included) and `from_flagfile` (a paper experiment's config, as reproduce.py reads it), so
+`config` stays the settings schema and never imports absl.
+
 Sources cited below: "paper" = Dong & Yang (2018), "code" = the authors' repository
 salu133445/binarygan (`config.py`, `bgan/mnist/models.py`).
 """
 
+import os
+import types
+import typing
+
 from absl import flags
 
+from binarygan_tf import locations
+from binarygan_tf.errors import UserError
 from binarygan_tf.training import config
 
 NEURONS, OBJECTIVES, ARCHS = config.NEURONS, config.OBJECTIVES, config.ARCHS
@@ -28,7 +38,7 @@ def _define(flag_values, group, kind, name, default, help, **kwargs):
 
 def _define_setting(flag_values, field):
     meta = field.metadata
-    kind, _ = config.flag_type(field)
+    kind, _ = flag_type(field)
     if meta["choices"]:
         _define(
             flag_values,
@@ -73,7 +83,7 @@ def define_experiment_flag(flag_values=flags.FLAGS):
         "experiment",
         None,
         "A paper experiment by name (its flagfile, shipped with the package; flags given "
-        f"beside it win): {', '.join(config.experiment_names())}.",
+        f"beside it win): {', '.join(experiment_names())}.",
     )
 
 
@@ -296,3 +306,106 @@ def define_reproduce_flags(flag_values=flags.FLAGS):
         "Where the page's figures go (default: figures/results beside it).",
     )
     _define_cache_dir(flag_values)
+
+
+# ------------------------------------------------------------ reading the flags
+DEPRECATED_ALIASES = {"bn_mode": "follow"}  # old flag -> the setting it now sets
+
+
+def explicit_or_default(flag_values, set_only=True):
+    """{setting: value} from parsed absl flags: the settings the command line (or a flagfile)
+    set explicitly, or with `set_only=False` every setting. A deprecated alias counts as its
+    new name; giving both with different values is refused."""
+    out = {}
+    for f in config.TrainConfig.fields():
+        if f.name in flag_values and (flag_values[f.name].present or not set_only):
+            out[f.name] = flag_values[f.name].value
+    for old, new in DEPRECATED_ALIASES.items():
+        if old in flag_values and flag_values[old].present:
+            value = flag_values[old].value
+            if flag_values[new].present and flag_values[new].value != value:
+                raise UserError(
+                    f"--{old}={value} (deprecated) contradicts --{new}="
+                    f"{flag_values[new].value}; use --{new} only."
+                )
+            out[new] = value
+    return out
+
+
+def to_config(flag_values):
+    """The TrainConfig of parsed absl flags: every setting, given or default."""
+    return config.TrainConfig(**explicit_or_default(flag_values, set_only=False))
+
+
+def flag_type(field):
+    """(python type, optional) of a config.TrainConfig field."""
+    annotation = field.type
+    optional = False
+    if isinstance(annotation, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(annotation))
+        annotation = args[0]
+    return annotation, optional
+
+
+EXPERIMENT_DIRS = locations.FLAGFILE_DIRS
+
+
+def experiment_names():
+    for directory in EXPERIMENT_DIRS:
+        if os.path.isdir(directory):
+            return sorted(n[:-4] for n in os.listdir(directory) if n.endswith(".cfg"))
+    return []
+
+
+def experiment_flagfile(name):
+    """Path of the flagfile of a paper experiment (e.g. exp1_mlp_dbn)."""
+    for directory in EXPERIMENT_DIRS:
+        path = os.path.join(directory, f"{name}.cfg")
+        if os.path.isfile(path):
+            return path
+    raise UserError(f"--experiment={name} is not one of {', '.join(experiment_names())}.")
+
+
+def from_flagfile(path, **overrides):
+    """The TrainConfig a flagfile gives under train.py: parsed by absl itself (the same
+    FlagValues train.py defines), then `overrides` applied."""
+    if not os.path.isfile(path):
+        raise UserError(f"flagfile {path} does not exist.")
+    values = flags.FlagValues()
+    define_train_flags(values)
+    try:
+        values(["binarygan", f"--flagfile={path}"])
+    except flags.Error as e:
+        raise UserError(f"{path}: {e}") from None
+    run_config = to_config(values)
+    for name, value in overrides.items():
+        setattr(run_config, name, value)
+    return run_config
+
+
+def from_command_line(flag_values):
+    """The config train.py runs: the flags as given; with --resume, the run's stored settings
+    plus only the flags the command line set explicitly (defaults of flags not given must not
+    count as a request to change the run)."""
+    run_config = to_config(flag_values)
+    experiment = flag_values["experiment"].value if "experiment" in flag_values else None
+    if experiment:
+        # The experiment's flagfile first, then whatever the command line set explicitly.
+        run_config = from_flagfile(
+            experiment_flagfile(experiment), **explicit_or_default(flag_values)
+        )
+    run_config.validate()
+    if not run_config.resume:
+        return run_config
+    run_dir = run_config.run_dir
+    config.require_checkpoint(run_dir)
+    given = {
+        name: value
+        for name, value in explicit_or_default(flag_values).items()
+        if config.resume_rule(name) != config.RUN_CONTROL
+    }
+    resumed, _ = config.reconcile_resume(config.read_stored(run_dir), given)
+    resumed.out_dir = run_dir
+    resumed.validate()
+    return resumed

@@ -21,6 +21,7 @@ training log, and the same checkpoints/, generator/ and timing names.
 """
 
 import os
+import re
 
 CONFIG_FILE = "config.json"
 SAMPLES_DIR = "samples"
@@ -37,3 +38,20 @@ TIMING_FILE = "reproduce_timing.json"
 LOCK_FILE = "training.lock"
 # The authors' code writes one row per generator step here (their trainer's log_batch).
 AUTHORS_BATCH_LOG = os.path.join(LOG_DIR, "batch.log")
+
+
+def latest_checkpoint_step(run_dir):
+    """Generator step of the run's latest checkpoint, or None. Reads the `checkpoint` state
+    file tf.train.CheckpointManager writes (`model_checkpoint_path: "ckpt-STEP"`), whose
+    number is the generator step (train_lib saves with checkpoint_number=step)."""
+    state = os.path.join(run_dir, CHECKPOINT_STATE)
+    if not os.path.isfile(state):
+        return None
+    with open(state) as f:
+        match = re.search(r'^model_checkpoint_path:\s*"[^"]*?-(\d+)"', f.read(), re.M)
+    return int(match.group(1)) if match else None
+
+
+def checkpoint_step(prefix):
+    """The generator step in a checkpoint prefix such as RUN/checkpoints/ckpt-2186."""
+    return int(prefix.rsplit("-", 1)[1])

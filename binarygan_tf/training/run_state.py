@@ -14,6 +14,7 @@ import time
 from binarygan_tf import files
 from binarygan_tf.errors import UserError
 from binarygan_tf.model.contract import METADATA_FILE
+from binarygan_tf.training import run_layout
 from binarygan_tf.training.run_layout import (
     AUTHORS_BATCH_LOG,
     CHECKPOINT_STATE,
@@ -48,7 +49,7 @@ def exported_step(run_dir):
 
 def trained_step(run_dir):
     """Generator step of the run's latest checkpoint (0 when it has none)."""
-    return files.latest_checkpoint_step(run_dir) or 0
+    return run_layout.latest_checkpoint_step(run_dir) or 0
 
 
 def state(config, num_images):
@@ -62,7 +63,7 @@ def state(config, num_images):
                 f"than this profile's {target}; use another --runs_dir."
             )
         return "done"
-    if files.latest_checkpoint_step(config.run_dir) is not None:
+    if run_layout.latest_checkpoint_step(config.run_dir) is not None:
         return "resume"
     return "new"
 

@@ -226,7 +226,7 @@ def _train(config, changes, images, start_time, log):
         )
     if (
         manager.latest_checkpoint is None
-        or files.checkpoint_step(manager.latest_checkpoint) != step
+        or run_layout.checkpoint_step(manager.latest_checkpoint) != step
     ):
         manager.save(checkpoint_number=step)
     wall = time.time() - start_time
