@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from binarygan_tf.authors import client, repository
-from binarygan_tf.training import run_state
+from binarygan_tf.training import run_directory
 from tests import helpers
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -56,7 +56,7 @@ def test_their_code_trains_exports_and_records_its_time(tmp_path):
         check = json.load(f)
     assert check["preactivated_max_abs_diff"] <= 1e-5
     assert check["sample_pixels_differing_away_from_threshold"] == 0
-    metadata = run_state.generator_metadata(str(out / "generator"))
+    metadata = run_directory.generator_metadata(str(out / "generator"))
     assert metadata["trained_by"] == "authors_code" and metadata["generator_step"] == 3
     assert (metadata["arch"], metadata["neuron"], metadata["objective"]) == (
         "mlp",
@@ -64,7 +64,7 @@ def test_their_code_trains_exports_and_records_its_time(tmp_path):
         "wgan-gp",
     )
     # what publishing and the page read: one closed, timed session, and their commit
-    timing = run_state.read_timing(str(out))
+    timing = run_directory.read_timing(str(out))
     assert timing["sessions"] == 1 and timing["wall_seconds"] > 0 and "open_session" not in timing
     with open(out / "config.json") as f:
         stored = json.load(f)

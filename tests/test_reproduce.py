@@ -15,7 +15,7 @@ from binarygan_tf.reproduction import claims, experiments, publishing, sharding
 from binarygan_tf.reproduction import job as reproduction
 from binarygan_tf.reproduction import page as results_page
 from binarygan_tf.reproduction.experiments import Configuration
-from binarygan_tf.training import run_lock, run_state
+from binarygan_tf.training import run_directory
 from tests import helpers
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -128,8 +128,8 @@ def test_shards_train_disjoint_shares_that_cover_every_run(shards):
             names + ["README.md"]
         )
         for name in names:
-            assert run_state.exported_step(str(tmp_path / f"runs{i}" / name)) == 2
-            assert run_state.read_timing(str(tmp_path / f"runs{i}" / name))["sessions"] == 1
+            assert run_directory.exported_step(str(tmp_path / f"runs{i}" / name)) == 2
+            assert run_directory.read_timing(str(tmp_path / f"runs{i}" / name))["sessions"] == 1
     assert not (tmp_path / "docs").exists()  # a shard writes no page
 
 
@@ -172,7 +172,7 @@ def test_published_run_holds_generator_config_timing_and_metrics(merged):
     tmp_path, _, _ = merged
     published = tmp_path / "merged" / "smoke" / "exp1_mlp_dbn_seed1"
     assert (published / "generator" / "saved_model.pb").is_file()
-    metadata = run_state.generator_metadata(str(published / "generator"))
+    metadata = run_directory.generator_metadata(str(published / "generator"))
     assert metadata["seed"] == 1 and metadata["generator_step"] == 2
     assert re.fullmatch(r"[0-9a-f]{40}", publishing.read_config(str(published))["git_commit"])
     timing = publishing.read_timing(str(published))
@@ -222,7 +222,7 @@ def test_rerun_reuses_finished_runs_and_evaluations(shards):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("finished earlier, reused") == 4 and _trained(proc.stdout) == []
     assert "evaluating" not in proc.stdout  # metrics came from metrics.json
-    assert run_state.read_timing(str(tmp_path / "runs1" / "exp1_mlp_dbn"))["sessions"] == 1
+    assert run_directory.read_timing(str(tmp_path / "runs1" / "exp1_mlp_dbn"))["sessions"] == 1
 
 
 @pytest.mark.slow
@@ -277,7 +277,7 @@ def _fake_authors_run(run_dir, spec, generator_step):
         str(run_dir / "config.json"),
         {"authors_commit": "6a068a2" + "0" * 33, "tool": {"git_commit": "f" * 40}},
     )
-    run_state.end_session(str(run_dir), 12.5)
+    run_directory.end_session(str(run_dir), 12.5)
     # their per-generator-step log: two epochs of two steps
     (run_dir / "logs").mkdir()
     (run_dir / "logs" / "batch.log").write_text(
@@ -295,7 +295,7 @@ def test_authors_runs_are_published_evaluated_and_shown_beside_ours(merged, monk
     by_name = {spec.name: spec for spec in experiments.AUTHORS_RUNS}
     dbn, sbn = by_name["authors_exp1_mlp_dbn"], by_name["authors_exp1_mlp_sbn"]
     cnn = by_name["authors_exp4_cnn_dbn"]
-    target = run_state.target_steps(dbn, 160 + 64)  # their 20 epochs of the fake data
+    target = run_directory.target_steps(dbn, 160 + 64)  # their 20 epochs of the fake data
     authors_runs = tmp_path / "authors_runs"
     _fake_authors_run(authors_runs / "authors_mlp_dbn_wgan-gp", dbn, target)
     _fake_authors_run(authors_runs / "authors_mlp_sbn_wgan-gp", sbn, target)
@@ -379,16 +379,16 @@ def test_a_run_another_process_trains_is_skipped_and_left_alone(tmp_path):
     run being trained to the first (run_lock) and goes on with its other runs."""
     helpers.write_fake_mnist(tmp_path / "mnist", n_train=160, n_test=64)
     held = tmp_path / "runs" / "exp1_mlp_dbn"
-    with run_lock.hold(str(held)):
+    with run_directory.hold(str(held)):
         proc = _reproduce(tmp_path, "--only=exp1_mlp_dbn,exp2_mlp_real", "--stage=train")
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert (
             f"exp1_mlp_dbn (MLP DBN, WGAN-GP): being trained by another process (pid "
             f"{os.getpid()} on " in proc.stdout
         ), proc.stdout
-        assert run_lock.entries(str(held)) == []  # nothing written into the held run
+        assert run_directory.entries(str(held)) == []  # nothing written into the held run
     assert _trained(proc.stdout) == ["exp1_mlp_dbn", "exp2_mlp_real"]  # both were tried
-    assert run_state.exported_step(str(tmp_path / "runs" / "exp2_mlp_real")) == 2
+    assert run_directory.exported_step(str(tmp_path / "runs" / "exp2_mlp_real")) == 2
     assert sorted(os.listdir(tmp_path / "models" / "smoke")) == ["README.md", "exp2_mlp_real"]
 
 
@@ -460,22 +460,25 @@ def test_loss_curve_reads_both_of_our_log_formats_and_the_authors_batch_log(tmp_
         "epoch,d_loss,g_loss,generator_step,slope,val_d_loss\n"
         "0,-2.0,0.5,1093,1.1,NA\n1,-1.5,0.25,2186,1.21,NA\n"
     )
-    assert run_state.loss_curve(str(tmp_path / "old")) == [(1093, -2.0, 0.5), (2186, -1.5, 0.25)]
+    assert run_directory.loss_curve(str(tmp_path / "old")) == [
+        (1093, -2.0, 0.5),
+        (2186, -1.5, 0.25),
+    ]
     ours = tmp_path / "new" / "logs"  # callbacks.TrainingLog; a session cut off mid-epoch 2
     ours.mkdir(parents=True)
     (ours / "training_log.csv").write_text(
         "generator_step,epoch,d_loss,g_loss,slope\n"
         "8,1.0,-2.0,0.5,1.1\n13,1.625,-1.0,0.3,1.1\n16,2.0,-1.5,0.25,1.21\n"
     )
-    assert [step for step, _, _ in run_state.loss_curve(str(tmp_path / "new"))] == [8, 13, 16]
+    assert [step for step, _, _ in run_directory.loss_curve(str(tmp_path / "new"))] == [8, 13, 16]
     theirs = tmp_path / "theirs" / "logs"
     theirs.mkdir(parents=True)
     (theirs / "batch.log").write_text(
         "# epoch, batch, time, negative_critic_loss, g_loss\n"
         "0, 0, 1.0, 1.0, 0.0\n0, 1, 1.0, 3.0, 1.0\n0, 2, 1.0, 2.0, 2.0\n1, 0, 1.0, 0.5, 4.0\n"
     )
-    assert run_state.loss_curve(str(tmp_path / "theirs")) == [(3, -2.0, 1.0), (4, -0.5, 4.0)]
-    assert run_state.loss_curve(str(tmp_path / "none")) == []
+    assert run_directory.loss_curve(str(tmp_path / "theirs")) == [(3, -2.0, 1.0), (4, -0.5, 4.0)]
+    assert run_directory.loss_curve(str(tmp_path / "none")) == []
 
 
 @pytest.mark.slow
@@ -484,19 +487,19 @@ def test_run_state_moves_from_new_to_resume_to_done(tmp_path):
     profile = experiments.PROFILES["smoke"]
     spec = experiments.RUNS[0]
     config = experiments.run_config(spec, profile, str(tmp_path / "runs"), mnist)
-    assert run_state.state(config, 224) == "new"
-    assert run_state.target_steps(config, 224) == 2
+    assert run_directory.state(config, 224) == "new"
+    assert run_directory.target_steps(config, 224) == 2
     from binarygan_tf.training import train_lib
 
     config.max_steps = 1
     result = train_lib.run_training(config, log=lambda *_: None)
     assert result.generator_step == 1
     config = experiments.run_config(spec, profile, str(tmp_path / "runs"), mnist)
-    assert run_state.state(config, 224) == "resume"  # 1 of 2 steps: continue it
-    assert run_state.trained_step(config.run_dir) == 1
+    assert run_directory.state(config, 224) == "resume"  # 1 of 2 steps: continue it
+    assert run_directory.trained_step(config.run_dir) == 1
     config.resume = True
     train_lib.run_training(config, log=lambda *_: None)
-    assert run_state.state(config, 224) == "done"
+    assert run_directory.state(config, 224) == "done"
     published = str(tmp_path / "models" / spec.name)
     assert not publishing.is_published(published, config, 2)
     assert publishing.publish(config.run_dir, published)
@@ -513,19 +516,19 @@ def test_a_killed_session_counts_up_to_its_last_checkpoint(tmp_path):
     run_dir = str(tmp_path / "run")
     state = tmp_path / "run" / "checkpoints" / "checkpoint"
     state.parent.mkdir(parents=True)
-    run_state.begin_session(run_dir)
-    started = run_state.read_timing(run_dir)["open_session"]["started"]
+    run_directory.begin_session(run_dir)
+    started = run_directory.read_timing(run_dir)["open_session"]["started"]
     state.write_text('model_checkpoint_path: "ckpt-500"\n')
     os.utime(state, (started + 100.0, started + 100.0))  # its last save, 100 s in; then killed
-    run_state.begin_session(run_dir)  # the next session finds it open
-    timing = run_state.read_timing(run_dir)
+    run_directory.begin_session(run_dir)  # the next session finds it open
+    timing = run_directory.read_timing(run_dir)
     assert timing["wall_seconds"] == pytest.approx(100.0)
     assert timing["sessions"] == 1 and timing["cut_sessions"] == 1
     assert timing["open_session"]["started"] >= started
     os.utime(state, (started, started))  # killed again, this time before any save
-    run_state.begin_session(run_dir)
-    run_state.end_session(run_dir, 50.0)
-    timing = run_state.read_timing(run_dir)
+    run_directory.begin_session(run_dir)
+    run_directory.end_session(run_dir, 50.0)
+    timing = run_directory.read_timing(run_dir)
     assert "open_session" not in timing
     assert (timing["wall_seconds"], timing["sessions"], timing["cut_sessions"]) == (
         pytest.approx(150.0),

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from binarygan_tf.errors import TrainingFailed, UserError
 from binarygan_tf.model import export, objectives
-from binarygan_tf.training import run_lock, train_lib
+from binarygan_tf.training import run_directory, train_lib
 from tests.helpers import ROOT, run_script, tiny_config, write_fake_mnist
 
 pytestmark = pytest.mark.slow  # trains, or runs commands end to end
@@ -62,7 +62,7 @@ def test_mnist_dir_missing_a_file_names_it(tmp_path):
 def test_a_run_in_training_elsewhere_is_one_line_and_exit_2_and_kept(tmp_path):
     mnist = write_fake_mnist(tmp_path / "mnist")
     out = tmp_path / "run"
-    with run_lock.hold(str(out)):
+    with run_directory.hold(str(out)):
         (out / "config.json").write_text("{}")
         proc = run_cli([f"--mnist_dir={mnist}", f"--out_dir={out}", "--overwrite"], cwd=tmp_path)
         assert (out / "config.json").read_text() == "{}"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from binarygan_tf.errors import UserError
-from binarygan_tf.training import run_state, train_lib
+from binarygan_tf.training import run_directory, train_lib
 from tests.helpers import STEPS_PER_EPOCH, tiny_config
 
 
@@ -115,7 +115,7 @@ def test_resume_continues_to_the_same_state(tmp_path):
     assert resumed.generator_step == straight.generator_step == 16
     assert resumed.slope == pytest.approx(straight.slope)
     # its wall time is summed over both sessions, neither left open
-    timing = run_state.read_timing(resumed.run_dir)
+    timing = run_directory.read_timing(resumed.run_dir)
     assert timing["sessions"] == 2 and "open_session" not in timing
     trained = first.wall_seconds + resumed.wall_seconds  # both up to their exports
     assert trained <= timing["wall_seconds"] < trained + 60

@@ -41,7 +41,7 @@ def _kernels_theirs(run_dir, stored):
     import tensorflow as tf
 
     from binarygan_tf.authors import presets, variable_map
-    from binarygan_tf.training.run_layout import CHECKPOINT_DIR
+    from binarygan_tf.training.run_directory import CHECKPOINT_DIR
 
     setup = presets.Setup(**stored["authors_setup"])
     reader = tf.train.load_checkpoint(os.path.join(run_dir, CHECKPOINT_DIR))
@@ -59,7 +59,7 @@ def describe(run_dir, clip):
 
     import numpy as np
 
-    from binarygan_tf.training.run_layout import CONFIG_FILE
+    from binarygan_tf.training.run_directory import CONFIG_FILE
 
     with open(os.path.join(run_dir, CONFIG_FILE)) as f:
         stored = json.load(f)

@@ -39,7 +39,7 @@ import numpy as np
 from binarygan_tf.authors import client, presets, repository
 from binarygan_tf.authors.worker import PROGRESS_FILE
 from binarygan_tf.errors import TrainingFailed, UserError, unwritable_output
-from binarygan_tf.training import run_layout, run_lock, run_state
+from binarygan_tf.training import run_directory
 
 BATCH_SIZE = 64  # their config.py CONFIG['model']['batch_size']
 PREACTIVATED_TOLERANCE = 1e-5  # see the module docstring, step 3
@@ -199,7 +199,7 @@ def _prepare_run_dir(config, setup):
                 f"--resume: {run_dir} holds no run of this tool to resume. Drop "
                 f"--resume to start one there, or pass the right --out_dir."
             )
-        with open(os.path.join(run_dir, run_layout.CONFIG_FILE)) as f:
+        with open(os.path.join(run_dir, run_directory.CONFIG_FILE)) as f:
             stored = json.load(f)["authors_setup"]
         if stored != dataclasses.asdict(setup):
             raise UserError(
@@ -207,13 +207,13 @@ def _prepare_run_dir(config, setup):
                 f"{dataclasses.asdict(setup)}; pass the same --neuron, "
                 f"--objective, --arch and --discriminator_batch_norm."
             )
-    elif run_lock.entries(run_dir):
+    elif run_directory.entries(run_dir):
         if not config.overwrite:
             raise UserError(
                 f"{run_dir} already holds a run. Pass --resume to continue it, "
                 f"--overwrite to replace it, or choose another --out_dir."
             )
-        run_lock.empty(run_dir)
+        run_directory.empty(run_dir)
     try:
         os.makedirs(os.path.join(run_dir, "worker"), exist_ok=True)
     except OSError as e:
@@ -235,7 +235,7 @@ def run(config, log=print):
 
     images = data.load_training_images(config.mnist_dir, config.tfds_data_dir)
     # One trainer per run directory, as for ours (run_lock): held until exported or stopped.
-    with run_lock.hold(config.run_dir):
+    with run_directory.hold(config.run_dir):
         return _train(config, setup, repo, commit, images, log)
 
 
@@ -244,7 +244,7 @@ def _train(config, setup, repo, commit, images, log):
 
     run_dir = _prepare_run_dir(config, setup)
     workdir = os.path.join(run_dir, "worker")
-    with open(os.path.join(run_dir, run_layout.CONFIG_FILE), "w") as f:
+    with open(os.path.join(run_dir, run_directory.CONFIG_FILE), "w") as f:
         json.dump(
             {
                 **dataclasses.asdict(config),
@@ -278,14 +278,14 @@ def _train(config, setup, repo, commit, images, log):
         f"{setup.preset_g}, D {setup.preset_d}, {setup.gan_type}, {setup.optimizer}; output "
         f"of their loop follows"
     )
-    # The same record as our runs' (run_layout.TIMING_FILE), so publishing and the results
+    # The same record as our runs' (run_directory.TIMING_FILE), so publishing and the results
     # page show their training time beside ours.
-    run_state.begin_session(run_dir)
+    run_directory.begin_session(run_dir)
     try:
         result = client.run(request, workdir)
     finally:
         os.remove(images_path)
-    run_state.end_session(run_dir, result["wall_seconds"])
+    run_directory.end_session(run_dir, result["wall_seconds"])
     if result["status"] == "interrupted":
         log(
             f"{result['signal']} received: their loop stopped after generator step "
@@ -399,6 +399,6 @@ def export(run_dir, setup, config, commit, repo, result):
         exported_with=provenance.code_version(),
     )
     path = export_lib.export_generator(
-        generator, os.path.join(run_dir, run_layout.GENERATOR_DIR), metadata
+        generator, os.path.join(run_dir, run_directory.GENERATOR_DIR), metadata
     )
     return check, path

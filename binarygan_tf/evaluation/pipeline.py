@@ -22,7 +22,7 @@ from binarygan_tf.evaluation import classifier as classifier_lib
 from binarygan_tf.evaluation import metrics, plots
 from binarygan_tf.model import seeds
 from binarygan_tf.model.contract import LATENT_DIM, METADATA_FILE, SERVING_SIGNATURE
-from binarygan_tf.training import data, run_layout
+from binarygan_tf.training import data, run_directory
 
 REFERENCE_LABEL = "real data (binarized MNIST train digits)"
 # Which measures a stored result holds: part of a cached result's key (reproduce.py), so
@@ -57,8 +57,8 @@ def load_generator(path, label=None):
         )
     if not os.path.isfile(os.path.join(path, "saved_model.pb")):
         hint = (
-            f" It looks like a run directory: pass its {run_layout.GENERATOR_DIR}/ folder."
-            if os.path.isfile(os.path.join(path, run_layout.CONFIG_FILE))
+            f" It looks like a run directory: pass its {run_directory.GENERATOR_DIR}/ folder."
+            if os.path.isfile(os.path.join(path, run_directory.CONFIG_FILE))
             else ""
         )
         raise UserError(f"{path} is not a SavedModel (no saved_model.pb in it).{hint}")

@@ -92,7 +92,7 @@ class AuthorsRunSpec:
     follow: str = "code"  # their code is the code
     epochs: int = 20  # their config.py num_epoch=20
     batch_size: int = 64  # their config.py batch_size=64
-    max_steps: int | None = None  # the whole budget (run_state.target_steps reads it)
+    max_steps: int | None = None  # the whole budget (run_directory.target_steps reads it)
     trained_by: str = "authors_code"  # what their exported generator's binarygan.json says
 
     @property

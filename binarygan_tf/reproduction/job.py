@@ -28,7 +28,7 @@ from binarygan_tf import formatting
 from binarygan_tf.errors import UserError
 from binarygan_tf.reproduction import experiments, progress, publishing, sharding
 from binarygan_tf.reproduction.experiments import PROFILES, run_config
-from binarygan_tf.training import run_lock, run_state
+from binarygan_tf.training import run_directory
 
 STAGES = ("all", "train", "publish", "evaluate", "page")
 STAGE_STEPS = {  # beyond publishing the finished runs, which every stage does first
@@ -208,7 +208,7 @@ def _configs(job, specs):
 
 def _is_published(job, spec, config, num_images):
     return publishing.is_published(
-        job.published(spec), config, run_state.target_steps(config, num_images)
+        job.published(spec), config, run_directory.target_steps(config, num_images)
     )
 
 
@@ -217,7 +217,7 @@ def publish_finished(job, num_images, log=print):
     train nothing."""
     unfinished = []
     for spec, config in zip(job.own_specs, _configs(job, job.own_specs), strict=True):
-        if run_state.state(config, num_images) == "done":
+        if run_directory.state(config, num_images) == "done":
             if publishing.publish(config.run_dir, job.published(spec)):
                 log(f"published {spec.name} to {job.published(spec)}")
         elif not _is_published(job, spec, config, num_images):
@@ -233,10 +233,10 @@ def publish_authors(job, num_images, log=print):
         return
     for spec in experiments.AUTHORS_RUNS:
         run_dir = os.path.join(job.authors_runs_dir, os.path.basename(spec.run_dir))
-        step = run_state.exported_step(run_dir)
+        step = run_directory.exported_step(run_dir)
         if step is None:
             continue
-        if step != run_state.target_steps(spec, num_images):
+        if step != run_directory.target_steps(spec, num_images):
             log(f"{run_dir}: trained for {step} generator steps, not the paper's; not published")
             continue
         published = job.published(spec, experiments.AUTHORS_PROFILE)
@@ -255,14 +255,14 @@ def train_missing(job, num_images, log=print):
     configs = _configs(job, specs)
 
     def finished(spec, config):
-        return run_state.state(config, num_images) == "done" or _is_published(
+        return run_directory.state(config, num_images) == "done" or _is_published(
             job, spec, config, num_images
         )
 
     clock = progress.EtaClock()
     for index, (spec, config) in enumerate(zip(specs, configs, strict=True), 1):
         head = f"[{index}/{len(specs)}] {spec.name} ({spec.label})"
-        state = run_state.state(config, num_images)
+        state = run_directory.state(config, num_images)
         if state == "done":
             published = publishing.publish(config.run_dir, job.published(spec))
             log(
@@ -274,7 +274,10 @@ def train_missing(job, num_images, log=print):
             log(f"{head}: published in {job.published(spec)}, reused")
             continue
         pending = [
-            (c.arch, run_state.target_steps(c, num_images) - run_state.trained_step(c.run_dir))
+            (
+                c.arch,
+                run_directory.target_steps(c, num_images) - run_directory.trained_step(c.run_dir),
+            )
             for s, c in zip(specs[index - 1 :], configs[index - 1 :], strict=True)
             if not finished(s, c)
         ]
@@ -285,11 +288,11 @@ def train_missing(job, num_images, log=print):
         )
         config.resume = state == "resume"
         config.overwrite = state == "new" and os.path.exists(config.run_dir)
-        start_step = run_state.trained_step(config.run_dir) if config.resume else 0
+        start_step = run_directory.trained_step(config.run_dir) if config.resume else 0
         keras.backend.clear_session()
         try:
             result = train_lib.run_training(config, log=log)  # times its session (run_state)
-        except run_lock.RunLocked as e:
+        except run_directory.RunLocked as e:
             # Another machine's or shell's job (an overlapping job array, a second
             # reproduce.py) is training it: leave it to that one and go on with the rest.
             log(
@@ -352,7 +355,7 @@ def evaluate_run(spec, published, yardstick, num_samples, seed=0, with_samples=F
     cache = os.path.join(published, publishing.METRICS_FILE)
     key = {
         "generator": publishing.generator_digest(generator_path),
-        "generator_step": run_state.exported_step(published),
+        "generator_step": run_directory.exported_step(published),
         "num_samples": num_samples,
         "seed": seed,
         "classifier": yardstick.classifier.info["fingerprint"],
@@ -384,7 +387,9 @@ def _published_runs(job, profile, specs, num_images):
     for spec in specs:
         config = run_config(spec, profile, runs_dir, job.mnist_dir, job.tfds_data_dir)
         published = job.published(spec, profile.name)
-        if publishing.is_published(published, config, run_state.target_steps(config, num_images)):
+        if publishing.is_published(
+            published, config, run_directory.target_steps(config, num_images)
+        ):
             out.append((spec, config, published))
     return out
 
@@ -432,7 +437,7 @@ def evaluate_authors(job, num_images, num_samples, with_samples, log=print, yard
     found = []
     for spec in experiments.AUTHORS_RUNS:
         published = job.published(spec, experiments.AUTHORS_PROFILE)
-        target = run_state.target_steps(spec, num_images)
+        target = run_directory.target_steps(spec, num_images)
         if publishing.is_published(published, spec, target, trained_by=spec.trained_by):
             found.append((spec, spec, published))
     if not found:

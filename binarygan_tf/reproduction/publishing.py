@@ -27,8 +27,8 @@ import shutil
 from binarygan_tf import files, formatting, locations
 from binarygan_tf.errors import UserError
 from binarygan_tf.reproduction import claims
-from binarygan_tf.training import run_state
-from binarygan_tf.training.run_layout import CONFIG_FILE, GENERATOR_DIR
+from binarygan_tf.training import run_directory
+from binarygan_tf.training.run_directory import CONFIG_FILE, GENERATOR_DIR
 
 TIMING_FILE = "timing.json"
 METRICS_FILE = "metrics.json"
@@ -68,7 +68,7 @@ def is_published(published, config, target, trained_by=None):
     False when it holds none. A generator of another model (neuron, network, objective,
     follow, seed) or trained for another number of steps is a UserError: counting it as this
     run, or silently replacing a committed model, would both be wrong."""
-    metadata = run_state.generator_metadata(generator_dir(published))
+    metadata = run_directory.generator_metadata(generator_dir(published))
     if metadata is None:
         return False
     expected = dict(
@@ -106,8 +106,8 @@ def publish(run_dir, published):
     The folder is assembled beside its place and renamed into it, so a reader (or a kill)
     sees the old publication or the new one. Its metrics.json is kept: its key names the
     generator it measured, so it is reused only if the generator is unchanged."""
-    timing = dict(run_state.read_timing(run_dir), steps=run_state.exported_step(run_dir))
-    losses = _losses_csv(run_state.loss_curve(run_dir))
+    timing = dict(run_directory.read_timing(run_dir), steps=run_directory.exported_step(run_dir))
+    losses = _losses_csv(run_directory.loss_curve(run_dir))
     source_digest = generator_digest(os.path.join(run_dir, GENERATOR_DIR))
     if (
         os.path.isdir(generator_dir(published))

@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from binarygan_tf.training import run_layout, sample_grids
+from binarygan_tf.training import run_directory, sample_grids
 from binarygan_tf.training.config import PROGRESS_MODES
 
 
@@ -503,7 +503,7 @@ def build_callbacks(
     with verbose=0: progress output comes from the list, and Keras adds its own
     ProgbarLogger whenever verbose is not 0 and the list holds none (as with "off").
     """
-    log_dir = os.path.join(run_dir, run_layout.LOG_DIR)
+    log_dir = os.path.join(run_dir, run_directory.LOG_DIR)
     os.makedirs(log_dir, exist_ok=True)
     epochs = max(1, math.ceil(total_steps / steps_per_epoch))
     guard, stopper = StopOnNonFinite(), StopOnSignal()
@@ -523,7 +523,7 @@ def build_callbacks(
     callbacks.append(SlopeAnnealing(slope_annealing_rate, steps_per_epoch, total_steps))
     # 4. Sample grids before TensorBoard (7), which logs the grid just drawn as images.
     grids = SampleGrids(
-        os.path.join(run_dir, run_layout.SAMPLES_DIR), fixed_z, sample_every, steps_per_epoch
+        os.path.join(run_dir, run_directory.SAMPLES_DIR), fixed_z, sample_every, steps_per_epoch
     )
     callbacks.append(grids)
     # 5. Checkpoints after the guard (2) and the slope (3), see there.
@@ -531,12 +531,14 @@ def build_callbacks(
         PeriodicCheckpoint(checkpoint_manager, steps_per_epoch, checkpoint_every, guard)
     )
     # 6. The CSV after the slope (3): its row holds logs["slope"].
-    callbacks.append(TrainingLog(os.path.join(run_dir, run_layout.TRAINING_LOG), steps_per_epoch))
+    callbacks.append(
+        TrainingLog(os.path.join(run_dir, run_directory.TRAINING_LOG), steps_per_epoch)
+    )
     # 7. TensorBoard after the slope (3) and the grids (4).
     if tensorboard:
         callbacks.append(
             TensorBoardLogger(
-                os.path.join(run_dir, run_layout.TENSORBOARD_DIR),
+                os.path.join(run_dir, run_directory.TENSORBOARD_DIR),
                 scalars_every,
                 {"d_learning_rate": trainer.d_optimizer, "g_learning_rate": trainer.g_optimizer},
                 grids=grids,

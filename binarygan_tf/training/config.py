@@ -25,8 +25,8 @@ from binarygan_tf.model.defaults import (
     DEFAULT_FOLLOW,
     FOLLOW,
 )
-from binarygan_tf.training import run_layout, run_lock
-from binarygan_tf.training.run_layout import CONFIG_FILE
+from binarygan_tf.training import run_directory
+from binarygan_tf.training.run_directory import CONFIG_FILE
 
 NEURONS = ("dbn", "sbn", "real")
 OBJECTIVES = ("gan", "wgan", "wgan-gp")
@@ -339,7 +339,7 @@ def check_against_run_dir(config):
 
     run_dir = config.run_dir
     if not config.resume:
-        if run_lock.entries(run_dir) and not config.overwrite:
+        if run_directory.entries(run_dir) and not config.overwrite:
             raise UserError(
                 f"{run_dir} already holds a run. Pass --resume to continue it, "
                 f"--overwrite to replace it, or choose another --out_dir."
@@ -357,7 +357,7 @@ def check_against_run_dir(config):
 
 
 def require_checkpoint(run_dir):
-    if run_layout.latest_checkpoint_step(run_dir) is None:
+    if run_directory.latest_checkpoint_step(run_dir) is None:
         raise UserError(
             f"--resume: {run_dir} has no checkpoint to resume from. Drop --resume "
             f"to start a new run there, or pass the right --out_dir."

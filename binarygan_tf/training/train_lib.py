@@ -18,7 +18,7 @@ from binarygan_tf.model import export, networks, objectives, seeds
 from binarygan_tf.model.trainer import CriticSchedule
 from binarygan_tf.training import callbacks as cbs
 from binarygan_tf.training import config as config_lib
-from binarygan_tf.training import data, run_layout, run_lock, run_state
+from binarygan_tf.training import data, run_directory
 from binarygan_tf.training.config import TrainConfig  # noqa: F401 - the library's entry type
 
 
@@ -71,7 +71,7 @@ def make_checkpoint_manager(trainer, run_dir):
     # The last 3 checkpoints (every --checkpoint_every steps and each epoch end): the newest
     # to resume from, two older ones in case the newest belongs to a run going bad.
     return tf.train.CheckpointManager(
-        checkpoint, os.path.join(run_dir, run_layout.CHECKPOINT_DIR), max_to_keep=3
+        checkpoint, os.path.join(run_dir, run_directory.CHECKPOINT_DIR), max_to_keep=3
     )
 
 
@@ -104,7 +104,7 @@ def _prepare_run_dir(config):
     run_dir = config.run_dir
     try:
         if config.overwrite:
-            run_lock.empty(run_dir)
+            run_directory.empty(run_dir)
         files.probe_writable(run_dir)
     except OSError as e:
         raise unwritable_output(run_dir, e) from None
@@ -126,7 +126,7 @@ def _write_config(config, run_dir, changes, start_step):
                 "changed": {name: list(pair) for name, pair in changes.items()},
             },
         ]
-    files.atomic_write_json(os.path.join(run_dir, run_layout.CONFIG_FILE), record)
+    files.atomic_write_json(os.path.join(run_dir, run_directory.CONFIG_FILE), record)
 
 
 def _set_precision(policy):
@@ -145,7 +145,7 @@ def run_training(config, log=print):
     images = data.load_training_images(config.mnist_dir, config.tfds_data_dir)
     # Held until the run is exported or stopped: a second trainer of this directory is
     # refused (RunLocked) instead of interleaving checkpoints with this one (run_lock).
-    with run_lock.hold(config.run_dir):
+    with run_directory.hold(config.run_dir):
         return _train(config, changes, images, start_time, log)
 
 
@@ -153,8 +153,8 @@ def _train(config, changes, images, start_time, log):
     spe = data.steps_per_epoch(len(images), config.batch_size)
     run_dir = _prepare_run_dir(config)
     # Wall time summed over the run's sessions, a killed one included up to its last
-    # checkpoint (run_state.begin_session): a resumed run has no single clock.
-    run_state.begin_session(run_dir)
+    # checkpoint (run_directory.begin_session): a resumed run has no single clock.
+    run_directory.begin_session(run_dir)
 
     keras.utils.set_random_seed(config.seed)
     _set_precision(config.mixed_precision)
@@ -226,7 +226,7 @@ def _train(config, changes, images, start_time, log):
         )
     if (
         manager.latest_checkpoint is None
-        or run_layout.checkpoint_step(manager.latest_checkpoint) != step
+        or run_directory.checkpoint_step(manager.latest_checkpoint) != step
     ):
         manager.save(checkpoint_number=step)
     wall = time.time() - start_time
@@ -235,16 +235,16 @@ def _train(config, changes, images, start_time, log):
             f"{stopper.received} received: stopped after generator step {step} and saved a "
             f"checkpoint. Continue with: --resume --out_dir={run_dir}"
         )
-        run_state.end_session(run_dir, wall)
+        run_directory.end_session(run_dir, wall)
         return TrainResult(run_dir, step, slope, history, wall, "interrupted", None)
 
     gen_path = export.export_generator(
         trainer.generator,
-        os.path.join(run_dir, run_layout.GENERATOR_DIR),
+        os.path.join(run_dir, run_directory.GENERATOR_DIR),
         metadata=_metadata(config, step, slope),
     )
     log(f"done: {step} generator steps in {wall:.0f} s; generator exported to {gen_path}")
-    run_state.end_session(run_dir, time.time() - start_time)
+    run_directory.end_session(run_dir, time.time() - start_time)
     return TrainResult(run_dir, step, slope, history, wall, "completed", gen_path)
 
 
@@ -295,6 +295,6 @@ def export_from_checkpoint(config, checkpoint=None):
     step = int(trainer.generator_step.numpy())
     return export.export_generator(
         trainer.generator,
-        os.path.join(config.run_dir, run_layout.GENERATOR_DIR),
+        os.path.join(config.run_dir, run_directory.GENERATOR_DIR),
         metadata=_metadata(config, step, float(trainer.slope.numpy())),
     )
