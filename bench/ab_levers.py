@@ -20,7 +20,10 @@ import os
 import statistics
 import sys
 
-import throughput  # this directory: the worker and how it is run
+if __package__:  # imported as bench.ab_levers (the tests, python -m)
+    from bench import throughput
+else:  # run as a script: this folder is sys.path[0]
+    import throughput  # the worker and how it is run
 
 
 def parse_variant(text):

@@ -29,7 +29,6 @@ import sys
 import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, BENCH)
 
 # Trace events that wrap other events (executor bookkeeping, thread-pool plumbing); counting
 # them would count the kernels inside twice.
@@ -181,11 +180,13 @@ def main():
         os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_xprof_traceme=true"
     ).strip()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.path.insert(0, os.path.dirname(BENCH))
+    import binarygan_tf  # noqa: F401, I001  first: it sets TensorFlow's load-time defaults
     import tensorflow as tf
-    from throughput import build_bench_run
 
-    import binarygan_tf  # noqa: F401  first: it sets TensorFlow's load-time defaults
+    if __package__:  # imported as bench.profile_step (the tests, python -m)
+        from bench.throughput import build_bench_run
+    else:  # run as a script: this folder is sys.path[0]
+        from throughput import build_bench_run
 
     logdir = args.logdir or os.path.join(BENCH, "results", "profile", args.config.replace(":", "_"))
     config, trainer, dataset, _ = build_bench_run(args.config, args.overrides, "{}", args.mnist_dir)

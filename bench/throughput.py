@@ -96,7 +96,6 @@ def build_bench_run(config_name, overrides="{}", trainer_overrides="{}", mnist_d
     """(config, trainer, dataset, data source) exactly as `train.py` would build them, with the
     peers' protocol (5 critic updates per generator step, no 100-critic warm-up). Shared by
     this benchmark and `bench/profile_step.py`."""
-    sys.path.insert(0, REPO)
     import binarygan_tf  # noqa: F401, I001  first: it sets TensorFlow's load-time defaults
     import keras
     import numpy as np
@@ -263,7 +262,6 @@ def run_ours(config, args, steps, overrides=None, trainer_overrides=None, env=No
 
 def run_authors(config, args, steps):
     """The authors' own code on `config` (every objective), through the authors worker."""
-    sys.path.insert(0, REPO)
     from binarygan_tf.authors import client
 
     request = {
@@ -433,7 +431,6 @@ def main():
         if p not in PEERS:
             ap.error(f"unknown peer {p!r}; known: {', '.join(PEERS)}")
     if "authors" in args.peers:
-        sys.path.insert(0, REPO)
         from binarygan_tf.authors import client, repository
 
         if client.missing_packages():

@@ -1,7 +1,6 @@
-"""Test-wide settings: quiet TF logs, float32 policy, repo root importable."""
+"""Test-wide settings: quiet TF logs. (The checkout's top is importable as pytest's rootdir:
+`tests/` is a package, so `tests`, `tools` and `bench` import without editing sys.path.)"""
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

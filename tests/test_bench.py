@@ -42,8 +42,7 @@ def test_worker_reports_rates_and_counted_flops(tmp_path):
 
 
 def _profile_step_module():
-    sys.path.insert(0, os.path.join(REPO, "bench"))
-    import profile_step
+    from bench import profile_step
 
     return profile_step
 
@@ -102,8 +101,7 @@ def test_profile_step_traces_and_sums_kernels(tmp_path):
 
 
 def test_ab_levers_variants_parse_and_reject_typos():
-    sys.path.insert(0, os.path.join(REPO, "bench"))
-    import ab_levers
+    from bench import ab_levers
 
     v = ab_levers.parse_variant(
         'spe50|env=TF_ENABLE_ONEDNN_OPTS=1;XLA_FLAGS=--a=b|overrides={"steps_per_execution": 50}'
@@ -119,10 +117,9 @@ def test_ab_levers_variants_parse_and_reject_typos():
 
 
 def test_percent_of_peak_uses_the_peak_measured_beside_each_round():
-    sys.path.insert(0, os.path.join(REPO, "bench"))
     import argparse
 
-    import throughput
+    from bench import throughput
 
     def record(rate, peak, peer_rate):
         return {
@@ -150,7 +147,6 @@ def test_authors_peer_runs_their_code_as_their_loop_does(tmp_path):
 
     import pytest
 
-    sys.path.insert(0, REPO)
     from binarygan_tf.authors import client, repository
 
     if client.missing_packages():
@@ -159,8 +155,7 @@ def test_authors_peer_runs_their_code_as_their_loop_does(tmp_path):
         repo = repository.resolve(None)
     except Exception:
         pytest.skip("the authors' checkout (../shared/authors_code) is not here")
-    sys.path.insert(0, os.path.join(REPO, "bench"))
-    import throughput
+    from bench import throughput
 
     args = argparse.Namespace(
         warmup=1, repeats=1, mnist_dir=f"{tmp_path}/none", authors_repo=repo, timeout=300

@@ -1,17 +1,12 @@
 """The diagnostic scripts in tools/ on a tiny run."""
 
-import os
 import re
-import sys
 
 import pytest
 
 from binarygan_tf.training import train_lib
-from tests.helpers import ROOT, tiny_config
-
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-
-import critic_weights  # noqa: E402
+from tests.helpers import tiny_config
+from tools import critic_weights
 
 
 @pytest.mark.slow
@@ -60,7 +55,7 @@ def test_variable_kinds_runs_their_graph_on_each_kind_and_compares_every_state(t
     repo = _authors_repo()
     if repo is None or client.missing_packages():
         pytest.skip("needs the authors' checkout (../shared/authors_code) and tf-keras")
-    import variable_kinds
+    from tools import variable_kinds
 
     lines = []
     rows, results = variable_kinds.compare(

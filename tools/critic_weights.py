@@ -12,13 +12,10 @@ ours through train_lib.restore_trainer, theirs by their variable names
 """
 
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from absl import app
 
-from absl import app  # noqa: E402
-
-from binarygan_tf import startup  # noqa: E402
+from binarygan_tf import startup
 
 # "At the clip": |w| >= 0.99 * clip (one RMSProp step, ~lr = 1e-4, is 1% of the clip 0.01);
 # "near": within 10% of it.

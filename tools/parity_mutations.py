@@ -18,19 +18,15 @@ Prints a Markdown table (docs/authors_code.md quotes it) and writes it with the 
 import contextlib
 import dataclasses
 import json
-import os
-import sys
 import tempfile
 import time
 from unittest import mock
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from absl import flags
 
-from absl import flags  # noqa: E402
-
-from binarygan_tf.authors import parity, repository  # noqa: E402
-from binarygan_tf.commands import cli  # noqa: E402
-from binarygan_tf.errors import UserError  # noqa: E402
+from binarygan_tf.authors import parity, repository
+from binarygan_tf.commands import cli
+from binarygan_tf.errors import UserError
 
 flags.DEFINE_list("mutations", ["all"], "Mutations to inject (names below), 'all' or 'none'.")
 flags.DEFINE_list("cases", ["all"], "Parity cases as arch:neuron:objective, or 'all'.")

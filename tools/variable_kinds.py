@@ -18,15 +18,12 @@ generator step the largest difference between the two runs' weights and optimize
 
 import contextlib
 import os
-import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from absl import flags
 
-from absl import flags  # noqa: E402
-
-from binarygan_tf.authors import presets  # noqa: E402  (no TensorFlow at import)
-from binarygan_tf.commands import cli  # noqa: E402
+from binarygan_tf.authors import presets  # no TensorFlow at import
+from binarygan_tf.commands import cli
 
 KINDS = ("reference", "resource")
 
