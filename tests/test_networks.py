@@ -103,7 +103,16 @@ def test_weight_clip_constraint_clips():
     layer = d.get_layer("dense_1")
     clipped = layer.kernel_constraint(tf.constant([-1.0, -0.005, 0.3]))
     np.testing.assert_allclose(clipped.numpy(), [-0.01, -0.005, 0.01])
-    assert layer.bias_constraint is not None
+    # Every variable of D is clipped, biases included (code: models.py clips all of D's
+    # variables), to the same value.
+    for layer in d.layers:
+        for name in ("kernel_constraint", "bias_constraint"):
+            constraint = getattr(layer, name, None)
+            if hasattr(layer, name):
+                assert constraint is not None, (layer.name, name)
+                np.testing.assert_allclose(
+                    constraint(tf.constant([-0.5, 0.007, 0.5])).numpy(), [-0.01, 0.007, 0.01]
+                )
 
 
 # ---------------------------------------------------------------- mask-only piecewise-linear layers
