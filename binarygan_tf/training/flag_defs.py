@@ -220,8 +220,8 @@ def define_reproduce_flags(flag_values=flags.FLAGS):
         "enum",
         "profile",
         "quick",
-        "quick: 3 epochs per run (about an hour on 2 CPU cores); paper: the paper's 20 "
-        "epochs; smoke: 2 steps per run, a pipeline check.",
+        "quick: 3 epochs per run; paper: the paper's 20 epochs; smoke: 2 steps per run, a "
+        "pipeline check (docs/results.md states what each took).",
         enum_values=["quick", "paper", "smoke"],
     )
     _define(
