@@ -101,3 +101,136 @@ def export_untrained_generator(path, neuron, seed=0):
         str(path),
         metadata=dict(neuron=neuron, arch="mlp", objective="wgan-gp", generator_step=0),
     )
+
+
+# ---------------------------------------------------------------- reproduce.py on tiny data
+# The end-to-end runs of reproduce.py (smoke profile) that test_sharding, test_publishing,
+# test_page and test_job each check a part of. Training them takes minutes, so they are made
+# once per test process, whichever of those modules asks first.
+
+# Exp. I (DBN with two seeds, SBN), Exp. II and one CNN: every code path of the page.
+SMOKE_RUNS = ("exp1_mlp_dbn", "exp1_mlp_sbn", "exp2_mlp_real", "exp1_mlp_dbn_seed1", "exp4_cnn_dbn")
+
+
+def start_reproduce(tmp_path, *extra, runs="runs", models="models", results="docs/results.md"):
+    """`reproduce.py --profile=smoke` on tmp_path's folders, started; see finish_reproduce."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            os.path.join(ROOT, "reproduce.py"),
+            "--profile=smoke",
+            f"--mnist_dir={tmp_path / 'mnist'}",
+            f"--runs_dir={tmp_path / runs}",
+            f"--models_dir={tmp_path / models}",
+            f"--results={tmp_path / results}",
+            f"--cache_dir={tmp_path / 'cache'}",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+
+
+def finish_reproduce(proc, timeout=900):
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def reproduce(tmp_path, *extra, **folders):
+    return finish_reproduce(start_reproduce(tmp_path, *extra, **folders))
+
+
+def trained(stdout):
+    """Run names whose training started or resumed in a reproduce.py output."""
+    import re
+
+    return re.findall(r"\] (\w+) \([^)]*\): (?:starting|resuming)", stdout)
+
+
+def generator_mtimes(models_dir):
+    return {
+        path: os.stat(path).st_mtime_ns
+        for path in (os.path.join(root, n) for root, _, names in os.walk(models_dir) for n in names)
+        if f"{os.sep}generator{os.sep}" in path
+    }
+
+
+_SMOKE_JOBS = {}  # "shards", "merged": made once per test process
+
+
+def smoke_shards(tmp_path_factory):
+    """Two machines of a job array, each with its own runs and models folders, running at the
+    same time as an array's jobs do (they share only the data and the classifier cache).
+    Returns (tmp_path, [CompletedProcess of each shard])."""
+    if "shards" not in _SMOKE_JOBS:
+        tmp_path = tmp_path_factory.mktemp("reproduce")
+        write_fake_mnist(tmp_path / "mnist", n_train=160, n_test=64)
+        started = [
+            start_reproduce(
+                tmp_path,
+                f"--only={','.join(SMOKE_RUNS)}",
+                f"--shard={i}/2",
+                runs=f"runs{i}",
+                models=f"models{i}",
+            )
+            for i in (0, 1)
+        ]
+        _SMOKE_JOBS["shards"] = (tmp_path, [finish_reproduce(proc) for proc in started])
+    return _SMOKE_JOBS["shards"]
+
+
+def smoke_merged(tmp_path_factory):
+    """The shards' published runs copied into one models folder, then the page built from it
+    in a fresh runs folder (what a final job after the array does). Returns (tmp_path, its
+    CompletedProcess, the generator files' mtimes before it ran)."""
+    if "merged" not in _SMOKE_JOBS:
+        import shutil
+
+        tmp_path, procs = smoke_shards(tmp_path_factory)
+        for proc in procs:
+            assert proc.returncode == 0, proc.stderr[-3000:]
+        for i in (0, 1):
+            shutil.copytree(
+                tmp_path / f"models{i}" / "smoke",
+                tmp_path / "merged" / "smoke",
+                dirs_exist_ok=True,
+            )
+        before = generator_mtimes(tmp_path / "merged")
+        proc = reproduce(
+            tmp_path,
+            f"--only={','.join(SMOKE_RUNS)}",
+            "--stage=page",
+            runs="fresh",
+            models="merged",
+        )
+        _SMOKE_JOBS["merged"] = (tmp_path, proc, before)
+    return _SMOKE_JOBS["merged"]
+
+
+# ---------------------------------------------------------------- evaluated runs, made up
+# Claims and the page's claims table read only these fields of an evaluation.
+def claim_result(fd, end_mass=0.1, notch=1.0, recall=0.5, kl=0.1, real=False, stray=0.02):
+    """An evaluation result (evaluations.evaluate_run's metrics) with the given numbers."""
+    metrics = {
+        "frechet_distance": fd,
+        "stray_pixel_share": stray,
+        "recall": recall,
+        "kl_to_uniform": kl,
+        "max_class_share": 0.2,
+    }
+    return {
+        "real_valued": real,
+        "variants": {"threshold" if real else "binary": metrics},
+        "preactivation": {"end_mass": end_mass, "notch_ratio": notch, "narrow_notch_ratio": notch},
+    }
+
+
+# Trainable parameters of G + D (machine.parameter_counts) at the time of writing.
+PARAM_COUNTS = {"mlp": 1_472_817, "cnn": 530_212}

@@ -43,7 +43,7 @@ def main():
         command="python reproduce.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     startup.quiet_tensorflow_import()
-    from binarygan_tf.reproduction import page as results_page
+    from binarygan_tf.reproduction import claim_table
 
     start = time.time()
     share = (
@@ -65,7 +65,7 @@ def main():
         )
         return 130
     if outcome.claim_rows is not None:
-        print("\n".join(results_page.console_summary(outcome.claim_rows)))
+        print("\n".join(claim_table.console_summary(outcome.claim_rows)))
         print(f"wrote {job.results} and its figures in {job.figures_dir}")
     print(f"done ({formatting.duration(time.time() - start)})")
     return 0

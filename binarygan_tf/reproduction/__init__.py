@@ -2,15 +2,19 @@
 claims, the results page, publishing under models/.
 
 `binarygan_tf.reproduction` was one module before the package had layers; its functions, now in
-`reproduction/job.py`, are still reachable here.
+`reproduction/job.py` and `reproduction/evaluations.py`, are still reachable here.
 """
 
 import importlib as _importlib
 
+_OLD_HOMES = ("job", "evaluations")  # where the old module's names live now
+
 
 def __getattr__(name):
     # PEP 562: only for names not found otherwise (the sub-modules come first)
-    try:
-        return getattr(_importlib.import_module(f"{__name__}.job"), name)
-    except AttributeError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    for home in _OLD_HOMES:
+        try:
+            return getattr(_importlib.import_module(f"{__name__}.{home}"), name)
+        except AttributeError:
+            pass
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

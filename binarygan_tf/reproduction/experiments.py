@@ -127,7 +127,8 @@ AUTHORS_RUNS = (
         "authors_exp3_mlp_dbn_wgan", "III", "MLP DBN, WGAN, authors' code", "mlp", "dbn", "wgan"
     ),
     # Two more seeds of it: under WGAN, runs of one configuration differ more than under
-    # WGAN-GP (ours: FD 53.66-66.92 over three seeds), so one run of theirs says little.
+    # WGAN-GP (docs/authors_code.md, "Found by running their code"), so one run of theirs
+    # says little.
     *(
         AuthorsRunSpec(
             f"authors_exp3_mlp_dbn_wgan_seed{s}",
@@ -186,8 +187,8 @@ PROFILES = {
         num_samples=10000,
         note="the paper's 20 epochs (about 21,860 generator steps per run)",
     ),
-    # Same schedule (critic warm-up, slope annealing per epoch), fewer epochs: sized so the
-    # eleven configurations (before the seed repeats) took 1 h 06 min on a 2-core CPU.
+    # Same schedule (critic warm-up, slope annealing per epoch), fewer epochs: sized to train
+    # in about an hour on 2 cores (docs/performance.md, "The reproduction's budgets").
     "quick": Profile(
         "quick",
         epochs=3,
@@ -207,13 +208,18 @@ PROFILES = {
 
 # The training budgets the results page puts side by side, shortest first, so a reader sees
 # which claims hold only after the full training. The tables and figures come from `paper`
-# when it has every run (see reproduction.gather_evaluations).
+# when it has every run (evaluations.main_budget).
 PAGE_BUDGETS = ("quick", "paper")
 
 
 def page_budgets(profile):
     """The profiles whose verdicts share the page of a `profile` job."""
     return PAGE_BUDGETS if profile.name in PAGE_BUDGETS else (profile.name,)
+
+
+def default_runs_dir(profile):
+    """Where a profile's runs train unless `--runs_dir` says otherwise."""
+    return os.path.join("runs", "repro", profile.name)
 
 
 def run_config(spec, profile, runs_dir, mnist_dir=None, tfds_data_dir=None, progress="line"):

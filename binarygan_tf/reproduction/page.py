@@ -1,109 +1,40 @@
-"""docs/results.md, generated: the paper's claims checked at each training budget, figures beside
-the paper's, and metric tables.
+"""docs/results.md, generated: the Markdown of the page, section by section.
 
-The page is written only from measured numbers (reproduction.Evaluations). The claims and
-their rules are claims.py's; the page gives each claim one row and each training budget with
-evaluated runs one column (quick's 3 epochs beside the paper's 20), so a reader sees which
-claims hold only after the full training. The tables, figures and wall times come from the
-main budget (`paper` once it has every run). Each section is a small function returning its
-lines, in the order the page shows them.
+The page is written only from measured numbers (evaluations.Evaluations). What it says comes
+from the modules beside this one: the claims and their rules from claims.py, one row per claim
+and one column per training budget with evaluated runs from claim_table.py (quick's 3 epochs
+beside the paper's 20, so a reader sees which claims hold only after the full training), which
+runs the tables show from run_choice.py, the figures from figures.py, the paper's sections and
+figures from paper.py, the parameter counts and the machine from machine.py. The tables,
+figures and wall times come from the main budget (`paper` once it has every run). Each section
+is a small function returning its lines, in the order the page shows them.
 """
 
 import dataclasses
 import datetime
 import os
-import platform
-
-import numpy as np
 
 from binarygan_tf import files, formatting
 from binarygan_tf.evaluation import pipeline as evaluation
-from binarygan_tf.evaluation import plots
 from binarygan_tf.formatting import duration as format_duration
-from binarygan_tf.reproduction import claims, experiments
-from binarygan_tf.reproduction.experiments import PROFILES
-
-PAPER_FIGURES = "https://salu133445.github.io/binarygan/figs/"  # the authors' published figures
-
-EXPERIMENTS = (  # (experiment, section title, the authors' figures of it)
-    (
-        "I",
-        "Exp. I: deterministic vs stochastic binary neurons (MLP, WGAN-GP; paper Sec. 4.3, "
-        "Fig. 3-4)",
-        ("mlp_dbn", "mlp_sbn", "colored_dbn", "colored_sbn"),
-    ),
-    (
-        "II",
-        "Exp. II: the real-valued model, binarized after training (MLP, WGAN-GP; paper "
-        "Sec. 4.4, Fig. 4-5)",
-        ("mlp_real", "mlp_real_round", "mlp_real_bernoulli"),
-    ),
-    (
-        "III",
-        "Exp. III: GAN and WGAN objectives (MLP; paper Sec. 4.5, Fig. 6)",
-        ("mlp_dbn_wgan", "mlp_sbn_wgan", "mlp_dbn_gan", "mlp_sbn_gan"),
-    ),
-    (
-        "IV",
-        "Exp. IV: convolutional networks (WGAN-GP; paper Sec. 4.6, Fig. 7)",
-        ("cnn_dbn", "cnn_sbn"),
-    ),
-    (
-        "extra",
-        "Beyond the paper: the paper's batch norm instead of the authors' code's "
-        "(docs/authors_code.md)",
-        (),
-    ),
+from binarygan_tf.reproduction import (
+    claim_table,
+    claims,
+    experiments,
+    figures,
+    machine,
+    run_choice,
 )
-# Paper Fig. 4: the preactivated outputs of these configurations, in this order.
-HISTOGRAM = (("I", "dbn"), ("I", "sbn"), ("II", "real"))
-
-
-# ---------------------------------------------------------------- the claims, per budget
-@dataclasses.dataclass
-class ClaimRow:
-    experiment: str
-    claim: str
-    verdicts: dict  # budget (profile name) -> claims.Verdict
-
-
-AUTHORS_COLUMN = "authors"  # the claims column of the authors' code's runs
-
-
-def _columns(evals):
-    """{column key: evaluated runs}: each budget's runs (ours), then the authors' code's, whose
-    runs are checked on their own, so each column says what one code base gives."""
-    columns = dict(evals.budgets)
-    if evals.authors:
-        columns[AUTHORS_COLUMN] = evals.authors
-    return columns
+from binarygan_tf.reproduction.claim_table import AUTHORS_COLUMN
+from binarygan_tf.reproduction.experiments import PROFILES
+from binarygan_tf.reproduction.paper import EXPERIMENTS, PAPER_FIGURES
 
 
 def column_head(key):
+    """The claims table's heading of a column (claim_table.columns)."""
     if key == AUTHORS_COLUMN:
         return f"authors' code, {PROFILES[experiments.AUTHORS_PROFILE].budget}"
     return PROFILES[key].budget
-
-
-def claim_rows(evals, param_counts):
-    """One row per claim measured in at least one column, its verdict in each column."""
-    per_budget = {
-        name: claims.check(
-            [(r.configuration, r.spec.seed, r.result) for r in runs.values()], param_counts
-        )
-        for name, runs in _columns(evals).items()
-    }
-    rows = []
-    for verdicts in zip(*per_budget.values(), strict=True):
-        if any(v.holds is not None for v in verdicts):
-            rows.append(
-                ClaimRow(
-                    verdicts[0].experiment,
-                    verdicts[0].claim,
-                    dict(zip(per_budget, verdicts, strict=True)),
-                )
-            )
-    return rows
 
 
 def _verdict_cell(verdict):
@@ -111,215 +42,6 @@ def _verdict_cell(verdict):
         return "not measured"
     word = "**holds**" if verdict.holds else "**does not hold**"
     return f"{word}: {verdict.evidence}" + (f". *{verdict.caveat}*" if verdict.caveat else "")
-
-
-def console_summary(rows):
-    """The verdicts as terminal lines (reproduce.py prints them after writing the page)."""
-
-    def word(v):
-        return "n/a" if v.holds is None else "holds" if v.holds else "does not hold"
-
-    return [
-        f"  {row.experiment:>5}  "
-        + "  ".join(f"{budget}: {word(v):<13}" for budget, v in row.verdicts.items())
-        + f"  {row.claim}"
-        for row in rows
-    ]
-
-
-# ---------------------------------------------------------------- which run shows what
-def _in_page_order(evals, runs):
-    return [runs[s.name] for s in evals.specs if s.name in runs]
-
-
-def _shown(evals):
-    """The runs of the tables and figures: the main budget's, and the authors' code's when
-    the main budget is theirs (their runs are not put beside another budget's)."""
-    runs = _in_page_order(evals, evals.main_runs)
-    if evals.main.name == experiments.AUTHORS_PROFILE:
-        authors = evals.authors
-        runs += [authors[s.name] for s in experiments.AUTHORS_RUNS if s.name in authors]
-    return runs
-
-
-def representatives(evaluated):
-    """The lowest-seed run of each configuration (figures show one run per configuration;
-    the tables list every seed)."""
-    best = {}
-    for run in evaluated:
-        current = best.get(run.configuration)
-        if current is None or run.spec.seed < current.spec.seed:
-            best[run.configuration] = run
-    return [run for run in evaluated if best[run.configuration] is run]
-
-
-def _samples(run):
-    preactivated, variants = run.samples
-    return preactivated, variants.get("binary", variants.get("threshold"))
-
-
-# ---------------------------------------------------------------- figures
-def write_figures(evals, figure_dir):
-    """Figures of the page (main budget), into `figure_dir`; returns {key: path}."""
-    os.makedirs(figure_dir, exist_ok=True)
-    shown = representatives(_shown(evals))
-    paths = {}
-    for run in shown:
-        name, label = run.spec.name, run.spec.label
-        preactivated, primary = _samples(run)
-        paths[name] = plots.sample_and_preactivation_grids(
-            os.path.join(figure_dir, f"{name}.png"), primary, preactivated, label
-        )
-        if run.result["real_valued"]:
-            variants = run.samples[1]
-            paths[name + "_binarizations"] = plots.real_valued_variants(
-                os.path.join(figure_dir, f"{name}_binarizations.png"),
-                variants["raw"],
-                variants["threshold"],
-                variants["bernoulli"],
-                label,
-            )
-    series = [
-        (run.spec.label, _samples(run)[0])
-        for experiment, neuron in HISTOGRAM
-        for run in shown
-        if run.configuration.matches(
-            experiment=experiment,
-            arch="mlp",
-            neuron=neuron,
-            objective="wgan-gp",
-            implementation="ours",
-        )
-    ]
-    if series:
-        paths["histogram"] = plots.preactivation_histograms(
-            os.path.join(figure_dir, "histogram_fig4.png"),
-            series,
-            "Preactivated outputs (paper Fig. 4)",
-        )
-    for experiment, _, _ in EXPERIMENTS:
-        members = [run for run in shown if run.spec.experiment == experiment]
-        if len(members) > 1:
-            paths[f"samples_{experiment}"] = plots.samples_side_by_side(
-                os.path.join(figure_dir, f"samples_exp_{experiment}.png"),
-                [(run.spec.label, _samples(run)[1]) for run in members],
-                f"Exp. {experiment}: 8x8 samples per model",
-            )
-    pairs = artifact_pairs(shown)
-    if pairs:
-        paths["artifacts_IV"] = plots.stray_pixels(
-            os.path.join(figure_dir, "artifacts_exp_IV.png"),
-            [(run.spec.label, _samples(run)[1]) for pair in pairs for run in pair],
-            "Exp. IV: stray pixels (outside each digit's largest stroke) in red",
-        )
-    panels = loss_curve_panels(evals)
-    if panels:
-        paths["loss_curves"] = plots.loss_curves(
-            os.path.join(figure_dir, "loss_curves_authors.png"),
-            panels,
-            "Training beside the authors' code, same configuration and budget",
-        )
-    # The folder is the page's own: a figure of a run no longer shown would outlive its page.
-    written = {os.path.abspath(path) for path in paths.values()}
-    for name in os.listdir(figure_dir):
-        path = os.path.abspath(os.path.join(figure_dir, name))
-        if name.endswith(".png") and path not in written:
-            os.remove(path)
-    return paths
-
-
-def artifact_pairs(shown):
-    """[(MLP run, CNN run)] of ours, each Exp. IV CNN beside the MLP its claims compare it with
-    (claims.mlp_counterpart): what the paper's "less artifacts" remark compares (Sec. 4.6)."""
-    pairs = []
-    for cnn in shown:
-        c = cnn.configuration
-        if c.experiment != "IV" or c.neuron not in claims.CNN_NEURONS:
-            continue
-        mlp = [
-            run
-            for run in shown
-            if run.configuration.matches(implementation="ours", **claims.mlp_counterpart(c.neuron))
-        ]
-        if mlp:
-            pairs.append((mlp[0], cnn))
-    return pairs
-
-
-def _authors_configurations(authors):
-    """One AuthorsRunSpec per configuration among the evaluated authors' runs (their seeds of
-    one configuration are shown together), in AUTHORS_RUNS order."""
-    seen, out = set(), []
-    for spec in experiments.AUTHORS_RUNS:
-        key = (spec.experiment, spec.arch, spec.neuron, spec.objective)
-        if spec.name in authors and key not in seen:
-            seen.add(key)
-            out.append(spec)
-    return out
-
-
-def loss_curve_panels(evals):
-    """[(configuration, [(label, steps, -d_loss, theirs)])] for each authors'-code run with
-    a published loss curve, with every seed of ours of its configuration at its budget."""
-    ours = evals.budgets.get(experiments.AUTHORS_PROFILE, {}).values()
-    panels = []
-    for spec in _authors_configurations(evals.authors):
-        fields = dict(
-            experiment=spec.experiment, arch=spec.arch, neuron=spec.neuron, objective=spec.objective
-        )
-        theirs = _curves(evals.authors.values(), "authors' code", fields, theirs=True)
-        if theirs:
-            panels.append(
-                (spec.configuration_label, _curves(ours, "ours", fields, theirs=False) + theirs)
-            )
-    return panels
-
-
-def _curves(runs, who, fields, theirs):
-    """The loss curves of `runs` of the configuration `fields`, by seed, for plots.loss_curves
-    (`theirs`: drawn as the authors' code's)."""
-    return [
-        (f"{who}, seed {r.spec.seed}", *_negated_critic_loss(r.losses), theirs)
-        for r in sorted(runs, key=lambda r: r.spec.seed)
-        if r.losses and r.configuration.matches(**fields)
-    ]
-
-
-def _negated_critic_loss(losses):
-    return [step for step, _, _ in losses], [-d for _, d, _ in losses]
-
-
-def parameter_counts():
-    """Trainable parameters of G + D per architecture (WGAN-GP: no BN in D), built, not typed."""
-    from binarygan_tf.model import networks
-
-    counts = {}
-    for arch in ("mlp", "cnn"):
-        g = networks.build_generator(arch, "dbn", "code", seed=0)
-        d = networks.build_discriminator(arch, False, "code", seed=0)
-        counts[arch] = int(
-            sum(int(np.prod(w.shape)) for w in g.trainable_weights + d.trainable_weights)
-        )
-    return counts
-
-
-def machine_description():
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    import keras
-    import tensorflow as tf
-
-    return (
-        f"{cpu}, {os.cpu_count()} cores visible; Python {platform.python_version()}, "
-        f"TensorFlow {tf.__version__}, Keras {keras.__version__}"
-    )
 
 
 def _authors_commit(authors):
@@ -330,8 +52,8 @@ def _authors_commit(authors):
 # ---------------------------------------------------------------- the sections
 @dataclasses.dataclass
 class PageContext:
-    evals: object  # reproduction.Evaluations
-    figures: dict  # key -> path, from write_figures
+    evals: object  # evaluations.Evaluations
+    figures: dict  # key -> path, from figures.write_figures
     page_dir: str
     param_counts: dict
     command: str
@@ -352,7 +74,7 @@ def header(ctx):
 
 def setup(ctx):
     evals, counts = ctx.evals, ctx.param_counts
-    main_runs = _in_page_order(evals, evals.main_runs)
+    main_runs = run_choice.in_page_order(evals, evals.main_runs)
     budgets = "; ".join(f"{PROFILES[name].budget}: {PROFILES[name].note}" for name in evals.budgets)
     lines = [
         "## Setup",
@@ -385,7 +107,7 @@ def setup(ctx):
         )
     repeated = [
         run
-        for run in representatives(main_runs)
+        for run in run_choice.representatives(main_runs)
         if sum(r.configuration == run.configuration for r in main_runs) > 1
     ]
     if repeated:
@@ -412,7 +134,7 @@ def setup(ctx):
         f"{'at least ' if partial else ''}{format_duration(total_wall)} (per "
         "run below; the runs' own wall clock, where they trained, on machines not reserved "
         "for them: controlled speed figures are in [performance.md](performance.md)).",
-        f"- This page was built on: {machine_description()}.",
+        f"- This page was built on: {machine.machine_description()}.",
         f"- Evaluation: {evals.main.num_samples:,} samples per model, compared with the "
         f"{evals.num_test_images:,} binarized MNIST test digits, in the features of a "
         f"classifier with test accuracy {evals.classifier['test_accuracy']:.4f}. Pixel "
@@ -424,7 +146,7 @@ def setup(ctx):
 
 
 def claims_section(ctx, rows):
-    budgets = list(_columns(ctx.evals))
+    budgets = list(claim_table.columns(ctx.evals))
     lines = ["## The paper's claims, checked", ""]
     if len(ctx.evals.budgets) > 1:
         lines += [
@@ -460,7 +182,7 @@ def _not_holding(ctx, rows):
     failed = [row for row in rows if row.verdicts[main].holds is False]
     if not failed:
         return []
-    authors = AUTHORS_COLUMN in _columns(ctx.evals)
+    authors = AUTHORS_COLUMN in claim_table.columns(ctx.evals)
     lines = [
         f"Claims that do not hold at `{main}`, and what rules out a defect on our side:",
         "",
@@ -512,7 +234,7 @@ def authors_section(ctx):
     theirs_measured = claims.Measurements(
         [(r.configuration, r.spec.seed, r.result) for r in authors.values()]
     )
-    for spec in _authors_configurations(authors):
+    for spec in run_choice.authors_configurations(authors):
         fields = dict(
             experiment=spec.experiment,
             arch=spec.arch,
@@ -560,7 +282,7 @@ def histogram_section(ctx):
 
 def experiment_section(ctx, experiment, title, paper_figures):
     evals = ctx.evals
-    members = [r for r in _shown(evals) if r.spec.experiment == experiment]
+    members = [r for r in run_choice.shown(evals) if r.spec.experiment == experiment]
     if not members:
         return []
     lines = [f"## {title}", ""]
@@ -582,7 +304,7 @@ def experiment_section(ctx, experiment, title, paper_figures):
             + " ".join(f"![{p}]({PAPER_FIGURES}{p}.png)" for p in paper_figures),
             "",
         ]
-    shown = [r.spec for r in representatives(members)]
+    shown = [r.spec for r in run_choice.representatives(members)]
     ours = [f"![{s.label}]({ctx.link(s.name)})" for s in shown]
     ours += [
         f"![{s.label}, binarizations]({ctx.link(s.name + '_binarizations')})"
@@ -614,7 +336,7 @@ def wall_time_section(ctx):
         "| run | generator steps | wall time | s / step | trained by commit |",
         "|---|---|---|---|---|",
     ]
-    for run in _shown(ctx.evals):
+    for run in run_choice.shown(ctx.evals):
         steps = run.timing.get("steps") or 0
         wall, per_step = run.training_time
         lines.append(f"| {run.spec.label} | {steps:,} | {wall} | {per_step} | {run.trained_by} |")
@@ -635,15 +357,15 @@ def footer(ctx):
 
 def write_page(path, evals, command, figure_dir):
     """Write the page and its figures; returns its claim rows."""
-    counts = parameter_counts()
+    counts = machine.parameter_counts()
     ctx = PageContext(
         evals,
-        write_figures(evals, figure_dir),
+        figures.write_figures(evals, figure_dir),
         os.path.dirname(os.path.abspath(path)),
         counts,
         command,
     )
-    rows = claim_rows(evals, counts)
+    rows = claim_table.claim_rows(evals, counts)
     sections = [
         header(ctx),
         setup(ctx),

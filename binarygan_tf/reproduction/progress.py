@@ -6,10 +6,8 @@ per step as soon as it has timed a run of that architecture.
 """
 
 # Prior seconds per generator step on a 2-core CPU, used for the ETA until this job has timed a
-# run of the same architecture itself, and as each run's cost when shards are balanced.
-# docs/performance.md, WGAN-GP on 2 cores of an AMD EPYC: MLP 18-24 steps/s, CNN 2.75 steps/s
-# (a paper CNN run trained alone here went at 0.37 s/step); the 100-critic warm-up steps add a
-# little to each.
+# run of the same architecture itself, and as each run's cost when shards are balanced. Where
+# the numbers come from: docs/performance.md, "The reproduction's budgets".
 PRIOR_SECONDS_PER_STEP = {"mlp": 0.045, "cnn": 0.36}
 
 
