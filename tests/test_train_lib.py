@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from binarygan_tf.errors import UserError
 from binarygan_tf.training import run_directory, train_lib
 from tests.helpers import STEPS_PER_EPOCH, tiny_config
 
@@ -123,22 +122,6 @@ def test_resume_continues_to_the_same_state(tmp_path):
     assert a.keys() == b.keys()
     for name in a:
         np.testing.assert_allclose(a[name], b[name], rtol=0, atol=1e-6, err_msg=name)
-
-
-@pytest.mark.slow
-def test_existing_run_is_not_overwritten(tmp_path):
-    train_lib.run_training(tiny_config(tmp_path, max_steps=2), log=lambda *_: None)
-    with pytest.raises(UserError, match="already holds a run"):
-        train_lib.run_training(tiny_config(tmp_path, max_steps=2), log=lambda *_: None)
-    again = train_lib.run_training(
-        tiny_config(tmp_path, max_steps=3, overwrite=True), log=lambda *_: None
-    )
-    assert again.generator_step == 3
-
-
-def test_resume_without_checkpoint_is_a_user_error(tmp_path):
-    with pytest.raises(UserError, match="no checkpoint"):
-        train_lib.run_training(tiny_config(tmp_path, resume=True), log=lambda *_: None)
 
 
 def test_plan_segments():

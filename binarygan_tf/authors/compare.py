@@ -18,7 +18,7 @@
    `evaluate.py --generator RUN_DIR/generator` measures it exactly as ours.
 
 Run directory: config.json, checkpoints/ (their Saver, `BinaryGAN.model-<global step>`),
-samples/ and logs/ (theirs), reproduce_timing.json (wall time summed over sessions, as for
+samples/ and logs/ (theirs), timing.json (wall time summed over sessions, as for
 our runs), authors_progress.json (which generator step each checkpoint
 is), authors_generator.npz (their G's variables and reference outputs), export_check.json,
 generator/, worker/ (the worker's request and answer).
@@ -31,11 +31,11 @@ resumed part is not identical to an uninterrupted run.
 """
 
 import dataclasses
-import json
 import os
 
 import numpy as np
 
+from binarygan_tf import files
 from binarygan_tf.authors import client, presets, repository
 from binarygan_tf.authors.worker import PROGRESS_FILE
 from binarygan_tf.errors import TrainingFailed, UserError, unwritable_output
@@ -173,8 +173,8 @@ class CompareConfig:
 
     @property
     def run_dir(self):
-        return self.out_dir or os.path.join(
-            "runs", f"authors_{self.arch}_{self.neuron}_{self.objective}"
+        return self.out_dir or run_directory.default_run_dir(
+            self.arch, self.neuron, self.objective, prefix="authors_"
         )
 
     def validate(self):
@@ -190,35 +190,24 @@ class CompareConfig:
         return setup
 
 
-def _prepare_run_dir(config, setup):
+def check_resume(config, setup):
+    """With --resume: the run directory holds a run of this tool, of the same setup.
+    Read-only, so it runs before the data is loaded."""
+    if not config.resume:
+        return
     run_dir = config.run_dir
-    progress = os.path.join(run_dir, PROGRESS_FILE)
-    if config.resume:
-        if not os.path.isfile(progress):
-            raise UserError(
-                f"--resume: {run_dir} holds no run of this tool to resume. Drop "
-                f"--resume to start one there, or pass the right --out_dir."
-            )
-        with open(os.path.join(run_dir, run_directory.CONFIG_FILE)) as f:
-            stored = json.load(f)["authors_setup"]
-        if stored != dataclasses.asdict(setup):
-            raise UserError(
-                f"--resume: {run_dir} was trained with {stored}, not "
-                f"{dataclasses.asdict(setup)}; pass the same --neuron, "
-                f"--objective, --arch and --discriminator_batch_norm."
-            )
-    elif run_directory.entries(run_dir):
-        if not config.overwrite:
-            raise UserError(
-                f"{run_dir} already holds a run. Pass --resume to continue it, "
-                f"--overwrite to replace it, or choose another --out_dir."
-            )
-        run_directory.empty(run_dir)
-    try:
-        os.makedirs(os.path.join(run_dir, "worker"), exist_ok=True)
-    except OSError as e:
-        raise unwritable_output(run_dir, e) from None
-    return os.path.abspath(run_dir)
+    if not os.path.isfile(os.path.join(run_dir, PROGRESS_FILE)):
+        raise UserError(
+            f"--resume: {run_dir} holds no run of this tool to resume. Drop "
+            f"--resume to start one there, or pass the right --out_dir."
+        )
+    stored = run_directory.read_stored(run_dir).get("authors_setup")
+    if stored != dataclasses.asdict(setup):
+        raise UserError(
+            f"--resume: {run_dir} was trained with {stored}, not "
+            f"{dataclasses.asdict(setup)}; pass the same --neuron, "
+            f"--objective, --arch and --discriminator_batch_norm."
+        )
 
 
 def run(config, log=print):
@@ -233,30 +222,39 @@ def run(config, log=print):
     startup.quiet_tensorflow_import()
     from binarygan_tf.training import data
 
+    check_resume(config, setup)
+    run_directory.check_start(config.run_dir, resume=config.resume, overwrite=config.overwrite)
     images = data.load_training_images(config.mnist_dir, config.tfds_data_dir)
-    # One trainer per run directory, as for ours (run_lock): held until exported or stopped.
-    with run_directory.hold(config.run_dir):
-        return _train(config, setup, repo, commit, images, log)
+    # As for ours: one trainer per run directory, held until exported or stopped, checked
+    # again once held, emptied with --overwrite, probed, and the session timed in the same
+    # record (run_directory.TIMING_FILE), so publishing and the results page show their
+    # training time beside ours.
+    with run_directory.training_session(
+        config.run_dir, resume=config.resume, overwrite=config.overwrite
+    ) as session:
+        return _train(config, setup, repo, commit, images, session, log)
 
 
-def _train(config, setup, repo, commit, images, log):
+def _train(config, setup, repo, commit, images, session, log):
     from binarygan_tf import provenance
 
-    run_dir = _prepare_run_dir(config, setup)
+    run_dir = os.path.abspath(config.run_dir)
     workdir = os.path.join(run_dir, "worker")
-    with open(os.path.join(run_dir, run_directory.CONFIG_FILE), "w") as f:
-        json.dump(
-            {
-                **dataclasses.asdict(config),
-                "run_dir": run_dir,
-                "authors_setup": dataclasses.asdict(setup),
-                "authors_repo": repo,
-                "authors_commit": commit,
-                "tool": provenance.code_version(),
-            },
-            f,
-            indent=2,
-        )
+    try:
+        os.makedirs(workdir, exist_ok=True)
+    except OSError as e:
+        raise unwritable_output(run_dir, e) from None
+    run_directory.write_stored(
+        run_dir,
+        {
+            **dataclasses.asdict(config),
+            "run_dir": run_dir,
+            "authors_setup": dataclasses.asdict(setup),
+            "authors_repo": repo,
+            "authors_commit": commit,
+            "tool": provenance.code_version(),
+        },
+    )
     images_path = os.path.join(workdir, "images.npy")
     np.save(images_path, images.astype(bool))
     del images
@@ -278,14 +276,11 @@ def _train(config, setup, repo, commit, images, log):
         f"{setup.preset_g}, D {setup.preset_d}, {setup.gan_type}, {setup.optimizer}; output "
         f"of their loop follows"
     )
-    # The same record as our runs' (run_directory.TIMING_FILE), so publishing and the results
-    # page show their training time beside ours.
-    run_directory.begin_session(run_dir)
     try:
         result = client.run(request, workdir)
     finally:
         os.remove(images_path)
-    run_directory.end_session(run_dir, result["wall_seconds"])
+    session.end(result["wall_seconds"])
     if result["status"] == "interrupted":
         log(
             f"{result['signal']} received: their loop stopped after generator step "
@@ -375,8 +370,7 @@ def export(run_dir, setup, config, commit, repo, result):
     variables, reference = _reference_and_variables(run_dir)
     generator = rebuild_generator(setup, variables)
     check = check_outputs(generator, setup, reference)
-    with open(os.path.join(run_dir, CHECK_FILE), "w") as f:
-        json.dump(check, f, indent=2)
+    files.atomic_write_json(os.path.join(run_dir, CHECK_FILE), check)
     metadata = dict(
         trained_by="authors_code",
         authors_commit=commit,

@@ -30,7 +30,7 @@ from binarygan_tf.errors import UserError
 from binarygan_tf.training import run_directory
 from binarygan_tf.training.run_directory import CONFIG_FILE, GENERATOR_DIR
 
-TIMING_FILE = "timing.json"
+TIMING_FILE = run_directory.TIMING_FILE
 METRICS_FILE = "metrics.json"
 LOSSES_FILE = "losses.csv"
 INDEX_FILE = "README.md"

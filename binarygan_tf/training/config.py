@@ -12,9 +12,7 @@ Sources: "paper" = Dong & Yang (2018); "code" = the authors' repository salu1334
 """
 
 import dataclasses
-import json
 import math
-import os
 
 from binarygan_tf.errors import UserError
 from binarygan_tf.model.defaults import (
@@ -26,7 +24,6 @@ from binarygan_tf.model.defaults import (
     FOLLOW,
 )
 from binarygan_tf.training import run_directory
-from binarygan_tf.training.run_directory import CONFIG_FILE
 
 NEURONS = ("dbn", "sbn", "real")
 OBJECTIVES = ("gan", "wgan", "wgan-gp")
@@ -226,7 +223,7 @@ class TrainConfig:
 
     @classmethod
     def load(cls, run_dir):
-        stored = read_stored(run_dir)
+        stored = run_directory.read_stored(run_dir)
         config = cls.from_dict(stored)
         config.out_dir = run_dir
         return config
@@ -234,12 +231,9 @@ class TrainConfig:
     # ------------------------------------------------------------ resolved values
     @property
     def run_dir(self):
-        if self.out_dir:
-            return self.out_dir
-        name = f"{self.arch}_{self.neuron}_{self.objective}"
-        if self.follow != DEFAULT_FOLLOW:
-            name += f"_{self.follow}"
-        return os.path.join("runs", name)
+        return self.out_dir or run_directory.default_run_dir(
+            self.arch, self.neuron, self.objective, self.follow
+        )
 
     @property
     def resolved_jit_compile(self):
@@ -286,20 +280,6 @@ class TrainConfig:
         )
 
 
-def read_stored(run_dir):
-    """The stored config.json of a run directory, as a dict."""
-    path = os.path.join(run_dir, CONFIG_FILE)
-    if not os.path.isfile(path):
-        raise UserError(f"{run_dir} is not a run directory: it has no {CONFIG_FILE}.")
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise UserError(
-            f"{path} cannot be read ({e}); the run's settings are lost, start a new run."
-        ) from None
-
-
 def reconcile_resume(stored, given):
     """The config of a resumed run: its stored settings, plus the `given` ones (name -> value,
     what the command line set explicitly) that may change on resume.
@@ -332,36 +312,23 @@ def reconcile_resume(stored, given):
 
 def check_against_run_dir(config):
     """What is already in `config.run_dir` against what `config` asks, checked before anything
-    is written there: a new run must not land on an old one (unless --overwrite), and a
-    resumed run must have a checkpoint and keep its stored settings. Returns the config to
-    train (for --resume: the stored settings plus what may change) and the changes
-    {setting: (old, new)} a resume makes. TensorFlow-free, so the CLI calls it first."""
-
+    is written there (run_directory.check_start: a new run must not land on an old one unless
+    --overwrite, a resumed one needs a checkpoint), and a resumed run keeps its stored
+    settings. Returns the config to train (for --resume: the stored settings plus what may
+    change) and the changes {setting: (old, new)} a resume makes. TensorFlow-free, so it
+    fails before TensorFlow's start-up; training_session checks the folder again once held."""
     run_dir = config.run_dir
+    run_directory.check_start(run_dir, resume=config.resume, overwrite=config.overwrite)
     if not config.resume:
-        if run_directory.entries(run_dir) and not config.overwrite:
-            raise UserError(
-                f"{run_dir} already holds a run. Pass --resume to continue it, "
-                f"--overwrite to replace it, or choose another --out_dir."
-            )
         return config, {}
-    require_checkpoint(run_dir)
     given = {
         f.name: getattr(config, f.name)
         for f in TrainConfig.fields()
         if f.metadata["on_resume"] != RUN_CONTROL
     }
-    resumed, changes = reconcile_resume(read_stored(run_dir), given)
+    resumed, changes = reconcile_resume(run_directory.read_stored(run_dir), given)
     resumed.out_dir = run_dir
     return resumed, changes
-
-
-def require_checkpoint(run_dir):
-    if run_directory.latest_checkpoint_step(run_dir) is None:
-        raise UserError(
-            f"--resume: {run_dir} has no checkpoint to resume from. Drop --resume "
-            f"to start a new run there, or pass the right --out_dir."
-        )
 
 
 def resume_rule(name):

@@ -23,7 +23,7 @@ from absl import flags
 
 from binarygan_tf import locations
 from binarygan_tf.errors import UserError
-from binarygan_tf.training import config
+from binarygan_tf.training import config, run_directory
 
 NEURONS, OBJECTIVES, ARCHS = config.NEURONS, config.OBJECTIVES, config.ARCHS
 PROGRESS_MODES = config.PROGRESS_MODES
@@ -399,13 +399,13 @@ def from_command_line(flag_values):
     if not run_config.resume:
         return run_config
     run_dir = run_config.run_dir
-    config.require_checkpoint(run_dir)
+    run_directory.require_checkpoint(run_dir)
     given = {
         name: value
         for name, value in explicit_or_default(flag_values).items()
         if config.resume_rule(name) != config.RUN_CONTROL
     }
-    resumed, _ = config.reconcile_resume(config.read_stored(run_dir), given)
+    resumed, _ = config.reconcile_resume(run_directory.read_stored(run_dir), given)
     resumed.out_dir = run_dir
     resumed.validate()
     return resumed

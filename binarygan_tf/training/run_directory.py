@@ -1,31 +1,38 @@
-"""The run directory: one concept, one module. What a run directory holds and every rule about
-it: its layout (the names inside it, which training writes and the reproduction reads back),
-the lock (one trainer per run directory), the checkpoint steps, the timing over sessions, the
-loss curve and the exported generator's metadata as the reproduction reads them. It imports
-no TensorFlow, so deciding what is left to do is instant.
+"""The run directory: everything about the folder one training run lives in, in one module.
 
-Training writes these (train_lib, callbacks), and the reproduction reads them back without
-TensorFlow (run_state, publishing), so both sides must agree on every name; this module is
-what they agree on, and it imports nothing heavier than `os`. A run directory holds
-everything about one run:
+Why one module: training writes a run directory in several sessions (a run is cut off, resumed,
+overwritten), from two trainers (ours in train_lib, the authors' code in authors/compare), and
+the reproduction reads it back to decide what is left to do. Each of those used to carry its
+own copy of a rule ("does this folder already hold a run?", "which file is the timing?"), and
+copies drift: a check done outside the lock, a config.json written non-atomically, a timing
+file with two names. Here each rule exists once, and every writer and reader goes through it.
 
-    config.json              every setting, so `--resume` and `binarygan export` can rebuild
-                             the exact models
+Why no TensorFlow: the reproduction and the command line decide what to do (refuse a flag,
+skip a finished run) from these files in milliseconds, before TensorFlow's seconds-long
+start-up. What needs TensorFlow (restoring and saving checkpoints) stays in train_lib and
+calls the file-level helpers here.
+
+A run directory holds:
+
+    config.json              every setting, the code that started the run and one record per
+                             resume, so `--resume` and `binarygan export` rebuild the exact models
     samples/                 8x8 grids of samples and preactivated outputs for a fixed z
     logs/training_log.csv    one row per epoch (and one where a session was cut off)
     logs/train/              TensorBoard events, on the generator-step axis
     checkpoints/             tf.train checkpoints: weights, optimizer slots, generator step,
                              slope, random-generator states; the data position is the step
     generator/               the exported SavedModel (export.py), written last
-    reproduce_timing.json    wall time summed over the sessions that trained the run
-    training.lock            held (flock) by the process training the run (run_lock)
+    timing.json              wall time summed over the sessions that trained the run (runs
+                             written before it was renamed have reproduce_timing.json)
+    training.lock            held (flock) by the process training the run
 
 A run of the authors' code (authors/compare.py) keeps their own logs/batch.log instead of our
-training log, and the same checkpoints/, generator/ and timing names.
+training log, and the same config.json, checkpoints/, generator/, timing and lock names.
 """
 
 import contextlib
 import csv
+import errno
 import json
 import os
 import re
@@ -36,8 +43,11 @@ import time
 from binarygan_tf import files
 from binarygan_tf.errors import UserError, unwritable_output
 from binarygan_tf.model.contract import METADATA_FILE
+from binarygan_tf.model.defaults import DEFAULT_FOLLOW
 
-# ------------------------------------------------------------------ layout
+# ================================================================== layout
+# Training writes these names and the reproduction reads them back: both sides import them
+# from here, so they cannot disagree.
 CONFIG_FILE = "config.json"
 SAMPLES_DIR = "samples"
 LOG_DIR = "logs"
@@ -48,31 +58,27 @@ CHECKPOINT_DIR = "checkpoints"
 # on every save; it names the latest checkpoint.
 CHECKPOINT_STATE = os.path.join(CHECKPOINT_DIR, "checkpoint")
 GENERATOR_DIR = "generator"
-# The name is historical: the reproduction introduced it, every run writes it now.
-TIMING_FILE = "reproduce_timing.json"
+# One name for the timing record, in a run directory and in a published folder alike
+# (reproduction/publishing.py uses this one). Runs written before the rename have the old name,
+# which is still read (and replaced by the new one at their next session).
+TIMING_FILE = "timing.json"
+LEGACY_TIMING_FILE = "reproduce_timing.json"
 LOCK_FILE = "training.lock"
 # The authors' code writes one row per generator step here (their trainer's log_batch).
 AUTHORS_BATCH_LOG = os.path.join(LOG_DIR, "batch.log")
+RUNS_DIR = "runs"
 
 
-def latest_checkpoint_step(run_dir):
-    """Generator step of the run's latest checkpoint, or None. Reads the `checkpoint` state
-    file tf.train.CheckpointManager writes (`model_checkpoint_path: "ckpt-STEP"`), whose
-    number is the generator step (train_lib saves with checkpoint_number=step)."""
-    state = os.path.join(run_dir, CHECKPOINT_STATE)
-    if not os.path.isfile(state):
-        return None
-    with open(state) as f:
-        match = re.search(r'^model_checkpoint_path:\s*"[^"]*?-(\d+)"', f.read(), re.M)
-    return int(match.group(1)) if match else None
+def default_run_dir(arch, neuron, objective, follow=DEFAULT_FOLLOW, prefix=""):
+    """runs/[prefix]<arch>_<neuron>_<objective>, plus _<follow> when it is not the default:
+    one folder per model, so two models never meet in one run directory by default."""
+    name = f"{prefix}{arch}_{neuron}_{objective}"
+    if follow != DEFAULT_FOLLOW:
+        name += f"_{follow}"
+    return os.path.join(RUNS_DIR, name)
 
 
-def checkpoint_step(prefix):
-    """The generator step in a checkpoint prefix such as RUN/checkpoints/ckpt-2186."""
-    return int(prefix.rsplit("-", 1)[1])
-
-
-# ------------------------------------------------------------------ the lock
+# ================================================================== the lock
 # One trainer per run directory at a time.
 #
 # Two processes training the same run directory would interleave their checkpoints and logs and
@@ -123,7 +129,7 @@ def _read(fd):
 def hold(run_dir):
     """Hold the run directory (creating it) for the block; RunLocked if another process does.
 
-    Inside the block, `empty(run_dir)` is the safe way to start the run afresh."""
+    Training goes through `training_session`, which holds it and checks it inside."""
     try:
         os.makedirs(run_dir, exist_ok=True)
         fd = os.open(os.path.join(run_dir, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
@@ -162,13 +168,250 @@ def empty(run_dir):
             os.remove(path)
 
 
-# ------------------------------------------------------------------ state, timing, losses
-# Where one run of the reproduction stands on disk: finished, resumable or new, and its time.
-#
-# A run directory (run_layout) records the wall time summed over the sessions that trained it,
-# because a run cut off and resumed has no single clock (train_lib opens and closes a session
-# around each training; compare_authors.py does the same for the authors' code). Nothing here
-# imports TensorFlow, so deciding what is left to do is instant.
+# ================================================================== a training session
+# Every trainer (ours, the authors' code) starts the same way, and the order matters: the
+# "does it already hold a run?" check must happen inside the lock (checked before it, a run
+# another process finished in the meantime would be trained over without --overwrite), the
+# folder is emptied only while held, and the writability probe comes before an hour of
+# training rather than after it. Callers may check earlier as well, to fail before loading
+# data or TensorFlow (check_start is read-only), but only the check in here is the one that
+# counts.
+def check_start(run_dir, *, resume=False, overwrite=False):
+    """Refuse (UserError) to start a new run on an old one unless `overwrite`, or to resume a
+    run that has no checkpoint. Read-only."""
+    if resume:
+        require_checkpoint(run_dir)
+    elif entries(run_dir) and not overwrite:
+        raise UserError(
+            f"{run_dir} already holds a run. Pass --resume to continue it, "
+            f"--overwrite to replace it, or choose another --out_dir."
+        )
+
+
+def require_checkpoint(run_dir):
+    if latest_checkpoint_step(run_dir) is None:
+        raise UserError(
+            f"--resume: {run_dir} has no checkpoint to resume from. Drop --resume "
+            f"to start a new run there, or pass the right --out_dir."
+        )
+
+
+class Session:
+    """The open training session `training_session` yields: `end(seconds)` closes it with the
+    wall time it counts (default: since it began)."""
+
+    def __init__(self, run_dir):
+        self.run_dir = run_dir
+        self.started = time.time()
+        self.ended = False
+
+    def end(self, seconds=None):
+        end_session(self.run_dir, time.time() - self.started if seconds is None else seconds)
+        self.ended = True
+
+
+@contextlib.contextmanager
+def training_session(run_dir, *, resume=False, overwrite=False):
+    """Hold `run_dir` for the block and make it ready to train: checked inside the lock
+    (check_start), emptied with `overwrite`, probed for a writable disk with room, and timed
+    (begin_session). Yields the Session; a block that ends normally closes it (unless it did
+    so itself). A block that raises leaves it open: the next session counts it up to its last
+    checkpoint, the work that survived (begin_session)."""
+    with hold(run_dir):
+        check_start(run_dir, resume=resume, overwrite=overwrite)
+        try:
+            if overwrite and not resume:
+                empty(run_dir)
+            files.probe_writable(run_dir)
+            begin_session(run_dir)
+        except OSError as e:
+            raise unwritable_output(run_dir, e) from None
+        session = Session(run_dir)
+        yield session
+        if not session.ended:
+            session.end()
+
+
+# ================================================================== the stored config
+# config.json is what a resume and an export rebuild the models from, so it is written
+# atomically (a kill mid-write must not lose a run's settings) and a resume appends to its
+# history instead of replacing it: a published number stays traceable to every commit that
+# trained part of it.
+def read_stored(run_dir):
+    """The stored config.json of a run directory, as a dict."""
+    path = os.path.join(run_dir, CONFIG_FILE)
+    if not os.path.isfile(path):
+        raise UserError(f"{run_dir} is not a run directory: it has no {CONFIG_FILE}.")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise UserError(
+            f"{path} cannot be read ({e}); the run's settings are lost, start a new run."
+        ) from None
+
+
+def write_stored(run_dir, record):
+    """Write config.json atomically."""
+    files.atomic_write_json(os.path.join(run_dir, CONFIG_FILE), record)
+
+
+def record_config(run_dir, settings, code, *, resumed_at=None, changes=None):
+    """config.json of a run: its `settings`, the `code` (provenance.code_version()) that
+    started it, and, when it is resumed at generator step `resumed_at`, one more record under
+    "resumes" (that step, the settings changed {name: (old, new)}, the code that resumed it);
+    the code that started the run stays the run's."""
+    record = {**settings, **code}
+    if resumed_at is not None:
+        stored = read_stored(run_dir)
+        record.update({k: stored[k] for k in ("git_commit", "git_dirty") if k in stored})
+        record["resumes"] = [
+            *stored.get("resumes", []),
+            {
+                "generator_step": resumed_at,
+                **code,
+                "changed": {name: list(pair) for name, pair in (changes or {}).items()},
+            },
+        ]
+    write_stored(run_dir, record)
+    return record
+
+
+# ================================================================== checkpoints
+# The checkpoint number is the generator step (train_lib saves with checkpoint_number=step),
+# so the step of a run is known from the state file without TensorFlow. Two failures of a long
+# run meet checkpoints: the newest one damaged (a disk error, a copy cut short), and a disk
+# that fills up while one is written. train_lib handles both with TensorFlow; the file-level
+# part (which files a failed save leaves, how much room a checkpoint takes) is here.
+def latest_checkpoint_step(run_dir):
+    """Generator step of the run's latest checkpoint, or None. Reads the `checkpoint` state
+    file tf.train.CheckpointManager writes (`model_checkpoint_path: "ckpt-STEP"`)."""
+    state = os.path.join(run_dir, CHECKPOINT_STATE)
+    if not os.path.isfile(state):
+        return None
+    with open(state) as f:
+        match = re.search(r'^model_checkpoint_path:\s*"[^"]*?-(\d+)"', f.read(), re.M)
+    return int(match.group(1)) if match else None
+
+
+def checkpoint_step(prefix):
+    """The generator step in a checkpoint prefix such as RUN/checkpoints/ckpt-2186."""
+    return int(prefix.rsplit("-", 1)[1])
+
+
+def checkpoint_files(prefix):
+    """The files and folders a checkpoint `prefix` consists of on disk, complete or partial:
+    PREFIX.index, PREFIX.data-*, and the PREFIX_temp/ folder a save writes its shards into
+    before renaming them."""
+    folder, base = os.path.split(prefix)
+    if not os.path.isdir(folder):
+        return []
+    return sorted(
+        os.path.join(folder, name)
+        for name in os.listdir(folder)
+        if name in (f"{base}.index", f"{base}_temp") or name.startswith(f"{base}.data-")
+    )
+
+
+def remove_checkpoint_files(prefix):
+    """Delete what a failed save of `prefix` left (see checkpoint_files)."""
+    for path in checkpoint_files(prefix):
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+
+
+def checkpoint_bytes(prefix):
+    """Bytes a complete checkpoint `prefix` takes on disk (0 if it has no files)."""
+    return sum(os.path.getsize(p) for p in checkpoint_files(prefix) if os.path.isfile(p))
+
+
+def is_disk_full(error):
+    """Whether an OSError or a tf.errors.OpError (by its message) says the disk is full."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(error)
+    return type(error).__name__ == "ResourceExhaustedError" or any(
+        s in text for s in ("No space left on device", "Disk quota exceeded")
+    )
+
+
+def checkpoint_not_written(run_dir, step, error, needed_bytes, kept):
+    """The one-line UserError for a checkpoint save that failed (its partial files already
+    removed): the folder, the room a checkpoint needs, the checkpoint still kept."""
+    folder = os.path.join(run_dir, CHECKPOINT_DIR)
+    if is_disk_full(error):
+        reason = "the disk is full"
+    else:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+    last = f"the last checkpoint, {kept}, is kept" if kept else "there is no earlier checkpoint"
+    return UserError(
+        f"cannot write the checkpoint of generator step {step} to {folder}: {reason} (a "
+        f"checkpoint of this run needs {needed_bytes / 2**20:.1f} MiB there). The partial "
+        f"files were removed and {last}; free some space, then continue with "
+        f"--resume --out_dir={run_dir}."
+    )
+
+
+# ================================================================== timing
+# A run cut off and resumed has no single clock, so the run directory records the wall time
+# summed over the sessions that trained it (training_session opens and closes one around each
+# training, ours and the authors'), counting a killed session up to its last checkpoint.
+def read_timing(run_dir):
+    """{"wall_seconds", "sessions"} of the run (zeros when it was never timed), plus
+    "open_session" while a session runs (see begin_session)."""
+    for name in (TIMING_FILE, LEGACY_TIMING_FILE):
+        path = os.path.join(run_dir, name)
+        if os.path.isfile(path):
+            with open(path) as f:
+                return json.load(f)
+    return {"wall_seconds": 0.0, "sessions": 0}
+
+
+def _write_timing(run_dir, timing):
+    files.atomic_write_json(os.path.join(run_dir, TIMING_FILE), timing)
+    with contextlib.suppress(FileNotFoundError):  # an older run's: now carried over
+        os.remove(os.path.join(run_dir, LEGACY_TIMING_FILE))
+
+
+def _last_checkpoint_time(run_dir):
+    """When the run last saved a checkpoint: the mtime of the `checkpoint` state file, which
+    both tf.train.CheckpointManager (ours) and tf.train.Saver (the authors') rewrite on every
+    save; None before the first save."""
+    state = os.path.join(run_dir, CHECKPOINT_STATE)
+    return os.path.getmtime(state) if os.path.isfile(state) else None
+
+
+def begin_session(run_dir):
+    """Mark a training session open, first counting a session that was killed without
+    closing (a machine or session cut off, SIGKILL): its time up to its last checkpoint is the
+    work that survived, and is added with `cut_sessions` incremented, instead of being lost."""
+    timing = read_timing(run_dir)
+    cut = timing.pop("open_session", None)
+    if cut is not None:
+        saved = _last_checkpoint_time(run_dir)
+        if saved is not None and saved > cut["started"]:
+            timing["wall_seconds"] += saved - cut["started"]
+            timing["sessions"] += 1
+            timing["cut_sessions"] = timing.get("cut_sessions", 0) + 1
+    timing["open_session"] = {"started": time.time()}
+    _write_timing(run_dir, timing)
+
+
+def end_session(run_dir, seconds):
+    """Close the open session (if any), counting `seconds` of wall time for it."""
+    timing = read_timing(run_dir)
+    timing.pop("open_session", None)
+    timing["wall_seconds"] += seconds
+    timing["sessions"] += 1
+    _write_timing(run_dir, timing)
+
+
+# ================================================================== what the reproduction reads
+# Whether a run is finished, resumable or new, from its files alone (no TensorFlow), so
+# deciding what is left to do is instant.
 def target_steps(config, num_images):
     """Generator steps a finished run of `config` has on a data set of `num_images`."""
     from binarygan_tf.training import data
@@ -211,53 +454,6 @@ def state(config, num_images):
     if latest_checkpoint_step(config.run_dir) is not None:
         return "resume"
     return "new"
-
-
-def read_timing(run_dir):
-    """{"wall_seconds", "sessions"} of the run (zeros when the reproduction never timed it),
-    plus "open_session" while a session runs (see begin_session)."""
-    path = os.path.join(run_dir, TIMING_FILE)
-    if not os.path.isfile(path):
-        return {"wall_seconds": 0.0, "sessions": 0}
-    with open(path) as f:
-        return json.load(f)
-
-
-def _write_timing(run_dir, timing):
-    files.atomic_write_json(os.path.join(run_dir, TIMING_FILE), timing)
-
-
-def _last_checkpoint_time(run_dir):
-    """When the run last saved a checkpoint: the mtime of the `checkpoint` state file, which
-    both tf.train.CheckpointManager (ours) and tf.train.Saver (the authors') rewrite on every
-    save; None before the first save."""
-    state = os.path.join(run_dir, CHECKPOINT_STATE)
-    return os.path.getmtime(state) if os.path.isfile(state) else None
-
-
-def begin_session(run_dir):
-    """Mark a training session open, first counting a session that was killed without
-    closing (a machine or session cut off, SIGKILL): its time up to its last checkpoint is the
-    work that survived, and is added with `cut_sessions` incremented, instead of being lost."""
-    timing = read_timing(run_dir)
-    cut = timing.pop("open_session", None)
-    if cut is not None:
-        saved = _last_checkpoint_time(run_dir)
-        if saved is not None and saved > cut["started"]:
-            timing["wall_seconds"] += saved - cut["started"]
-            timing["sessions"] += 1
-            timing["cut_sessions"] = timing.get("cut_sessions", 0) + 1
-    timing["open_session"] = {"started": time.time()}
-    _write_timing(run_dir, timing)
-
-
-def end_session(run_dir, seconds):
-    """Close the open session (if any), counting `seconds` of wall time for it."""
-    timing = read_timing(run_dir)
-    timing.pop("open_session", None)
-    timing["wall_seconds"] += seconds
-    timing["sessions"] += 1
-    _write_timing(run_dir, timing)
 
 
 def loss_curve(run_dir):

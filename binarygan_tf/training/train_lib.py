@@ -1,19 +1,21 @@
 """Training as a library: `run_training(TrainConfig(...))` does what `train.py` does.
 
 The entry point only turns flags into a `TrainConfig`; tests and `reproduce.py` call this
-module directly. What a run directory holds is listed in run_layout.
+module directly. What a run directory holds, and how a training session starts and ends in
+it, is run_directory's; this module trains in it.
 """
 
 import dataclasses
 import os
+import shutil
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from binarygan_tf import files, provenance
-from binarygan_tf.errors import TrainingFailed, UserError, unwritable_output
+from binarygan_tf import provenance
+from binarygan_tf.errors import TrainingFailed, UserError
 from binarygan_tf.model import export, networks, objectives, seeds
 from binarygan_tf.model.trainer import CriticSchedule
 from binarygan_tf.training import callbacks as cbs
@@ -66,13 +68,100 @@ def build_trainer(config):
     return trainer
 
 
-def make_checkpoint_manager(trainer, run_dir):
-    checkpoint = tf.train.Checkpoint(**trainer.checkpoint_items())
-    # The last 3 checkpoints (every --checkpoint_every steps and each epoch end): the newest
-    # to resume from, two older ones in case the newest belongs to a run going bad.
-    return tf.train.CheckpointManager(
-        checkpoint, os.path.join(run_dir, run_directory.CHECKPOINT_DIR), max_to_keep=3
-    )
+class RunCheckpoints:
+    """The run's checkpoints: a tf.train.CheckpointManager keeping the last 3 (every
+    --checkpoint_every steps and each epoch end: the newest to resume from, two older ones in
+    case the newest belongs to a run going bad), with the two ways a checkpoint fails a long
+    run ending in one line instead of a traceback deep inside TensorFlow.
+
+    A newest checkpoint that does not read back (truncated by a disk error, a copy or a sync
+    cut short) would end every resume; the older ones are still good, so `restore` goes back
+    to the newest that reads back and says which it skipped and why. A disk that fills up
+    during a save leaves `ckpt-N_temp/` (and maybe a partial index) behind; `save` removes
+    them and stops with the folder and the room a checkpoint needs. The manager's state file
+    is rewritten only after a complete write, so it still names the previous checkpoint.
+    """
+
+    def __init__(self, trainer, run_dir):
+        self.run_dir = run_dir
+        self.trainer = trainer
+        self.checkpoint = tf.train.Checkpoint(**trainer.checkpoint_items())
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, os.path.join(run_dir, run_directory.CHECKPOINT_DIR), max_to_keep=3
+        )
+
+    @property
+    def latest_checkpoint(self):
+        return self.manager.latest_checkpoint
+
+    def save(self, checkpoint_number):
+        """Save the trainer's state as checkpoint `checkpoint_number` (the generator step)."""
+        kept = self.manager.latest_checkpoint
+        prefix = os.path.join(self.manager.directory, f"ckpt-{checkpoint_number}")
+        try:
+            return self.manager.save(checkpoint_number=checkpoint_number)
+        except (tf.errors.OpError, OSError) as e:
+            if prefix in self.manager.checkpoints:  # a complete one of the same step: keep it
+                shutil.rmtree(f"{prefix}_temp", ignore_errors=True)
+            else:
+                run_directory.remove_checkpoint_files(prefix)
+            needed = max(run_directory.checkpoint_bytes(kept) if kept else 0, self._state_bytes())
+            raise run_directory.checkpoint_not_written(
+                self.run_dir, checkpoint_number, e, needed, kept
+            ) from None
+
+    def _state_bytes(self):
+        """What the checkpointed variables take in memory: a checkpoint's size, near enough."""
+        trainer = self.trainer
+        variables = [
+            *trainer.generator.weights,
+            *trainer.discriminator.weights,
+            *trainer.d_optimizer.variables,
+            *trainer.g_optimizer.variables,
+        ]
+        return sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in variables)
+
+    def restore(self, log, checkpoint=None, partial=False):
+        """Restore `checkpoint`, by default the newest that reads back; returns its prefix.
+
+        `partial`: the checkpoint may hold more than the trainer (an export needs only G);
+        otherwise everything the trainer has must be in it (a resume continues exactly)."""
+        candidates = [checkpoint] if checkpoint else self.manager.checkpoints[::-1]
+        if not candidates:
+            raise UserError(f"{self.run_dir} has no checkpoint.")
+        skipped = []
+        for prefix in candidates:
+            try:
+                status = self.checkpoint.restore(prefix)
+                if partial:
+                    status.expect_partial()
+                else:
+                    status.assert_existing_objects_matched()
+            except Exception as e:  # any way of not reading back: truncated, missing, foreign
+                skipped.append((prefix, _one_line(e)))
+                continue
+            if skipped:
+                log(
+                    "skipped "
+                    + "; ".join(
+                        f"checkpoint {p}, which does not read back ({why})" for p, why in skipped
+                    )
+                    + f"; using {prefix}, the newest that does"
+                )
+            return prefix
+        prefix, why = skipped[0]
+        others = f" nor the {len(skipped) - 1} before it" if len(skipped) > 1 else ""
+        raise UserError(
+            f"checkpoint {prefix} does not read back ({why}){others}; the run cannot "
+            f"continue. Start it afresh with --overwrite, or put back a copy of "
+            f"{os.path.join(self.run_dir, run_directory.CHECKPOINT_DIR)}."
+        )
+
+
+def _one_line(error):
+    """`Type: the last line of the message` (TensorFlow's messages end with the cause)."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[-1].strip()}" if lines else type(error).__name__
 
 
 def plan_segments(start_step, total_steps, steps_per_epoch):
@@ -99,36 +188,6 @@ def plan_segments(start_step, total_steps, steps_per_epoch):
     return segments
 
 
-def _prepare_run_dir(config):
-    """Empty the held run directory with --overwrite, and check it takes files."""
-    run_dir = config.run_dir
-    try:
-        if config.overwrite:
-            run_directory.empty(run_dir)
-        files.probe_writable(run_dir)
-    except OSError as e:
-        raise unwritable_output(run_dir, e) from None
-    return run_dir
-
-
-def _write_config(config, run_dir, changes, start_step):
-    """config.json: every setting, the code that started the run, and one record per resume
-    (its step, the settings it changed, its code), so a run's history stays traceable."""
-    stored = config_lib.read_stored(run_dir) if config.resume else {}
-    record = {**config.to_json(), **provenance.code_version()}
-    if config.resume:
-        record.update({k: stored[k] for k in ("git_commit", "git_dirty") if k in stored})
-        record["resumes"] = [
-            *stored.get("resumes", []),
-            {
-                "generator_step": start_step,
-                **provenance.code_version(),
-                "changed": {name: list(pair) for name, pair in changes.items()},
-            },
-        ]
-    files.atomic_write_json(os.path.join(run_dir, run_directory.CONFIG_FILE), record)
-
-
 def _set_precision(policy):
     keras.mixed_precision.set_global_policy("float32" if policy == "off" else policy)
 
@@ -144,17 +203,17 @@ def run_training(config, log=print):
     start_time = time.time()
     images = data.load_training_images(config.mnist_dir, config.tfds_data_dir)
     # Held until the run is exported or stopped: a second trainer of this directory is
-    # refused (RunLocked) instead of interleaving checkpoints with this one (run_lock).
-    with run_directory.hold(config.run_dir):
-        return _train(config, changes, images, start_time, log)
+    # refused (RunLocked) instead of interleaving checkpoints with this one; the folder is
+    # checked again once held, emptied with --overwrite, probed, and the session timed.
+    with run_directory.training_session(
+        config.run_dir, resume=config.resume, overwrite=config.overwrite
+    ) as session:
+        return _train(config, changes, images, start_time, session, log)
 
 
-def _train(config, changes, images, start_time, log):
+def _train(config, changes, images, start_time, session, log):
     spe = data.steps_per_epoch(len(images), config.batch_size)
-    run_dir = _prepare_run_dir(config)
-    # Wall time summed over the run's sessions, a killed one included up to its last
-    # checkpoint (run_directory.begin_session): a resumed run has no single clock.
-    run_directory.begin_session(run_dir)
+    run_dir = config.run_dir
 
     keras.utils.set_random_seed(config.seed)
     _set_precision(config.mixed_precision)
@@ -162,14 +221,20 @@ def _train(config, changes, images, start_time, log):
         trainer = build_trainer(config)
     finally:
         _set_precision("off")
-    manager = make_checkpoint_manager(trainer, run_dir)
+    checkpoints = RunCheckpoints(trainer, run_dir)
     if config.resume:
-        manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        checkpoints.restore(log)
         log(
             f"resumed {run_dir} at generator step {int(trainer.generator_step.numpy())}, "
             f"slope {float(trainer.slope.numpy()):.4f}"
         )
-    _write_config(config, run_dir, changes, int(trainer.generator_step.numpy()))
+    run_directory.record_config(
+        run_dir,
+        config.to_json(),
+        provenance.code_version(),
+        resumed_at=int(trainer.generator_step.numpy()) if config.resume else None,
+        changes=changes,
+    )
 
     total = spe * config.epochs
     if config.max_steps:
@@ -187,7 +252,7 @@ def _train(config, changes, images, start_time, log):
         slope_annealing_rate=config.slope_annealing_rate,
         sample_every=config.sample_every,
         fixed_z=fixed_z,
-        checkpoint_manager=manager,
+        checkpoint_manager=checkpoints,
         checkpoint_every=config.checkpoint_every,
         tensorboard=config.tensorboard,
         scalars_every=config.scalars_every,
@@ -197,45 +262,53 @@ def _train(config, changes, images, start_time, log):
 
     history = {}
     step = int(trainer.generator_step.numpy())
-    for initial_epoch, epochs, steps in plan_segments(step, total, spe):
-        dataset = data.make_training_dataset(
-            images, config.batch_size, config.seed, start_step=int(trainer.generator_step.numpy())
-        )
-        h = trainer.fit(
-            dataset,
-            initial_epoch=initial_epoch,
-            epochs=epochs,
-            shuffle=False,
-            steps_per_epoch=steps,
-            callbacks=run_callbacks.callbacks,
-            verbose=0,
-        )  # progress output is one of the callbacks
-        for k, v in h.history.items():
-            history.setdefault(k, []).extend(v)
-        if guard.failed_step is not None or stopper.received:
-            break
+    try:
+        for initial_epoch, epochs, steps in plan_segments(step, total, spe):
+            dataset = data.make_training_dataset(
+                images,
+                config.batch_size,
+                config.seed,
+                start_step=int(trainer.generator_step.numpy()),
+            )
+            h = trainer.fit(
+                dataset,
+                initial_epoch=initial_epoch,
+                epochs=epochs,
+                shuffle=False,
+                steps_per_epoch=steps,
+                callbacks=run_callbacks.callbacks,
+                verbose=0,
+            )  # progress output is one of the callbacks
+            for k, v in h.history.items():
+                history.setdefault(k, []).extend(v)
+            if guard.failed_step is not None or stopper.received:
+                break
+    finally:
+        # Keras skips on_train_end when a callback raises (a checkpoint that cannot be
+        # written): give the signal handlers back all the same.
+        stopper.on_train_end()
 
     step = int(trainer.generator_step.numpy())
     slope = float(trainer.slope.numpy())
     if guard.failed_step is not None:
-        last = manager.latest_checkpoint or "none (failed in the first epoch)"
+        last = checkpoints.latest_checkpoint or "none (failed in the first epoch)"
         raise TrainingFailed(
             f"training diverged: {guard.failed_metric} became NaN/Inf at generator step "
             f"{guard.failed_step}. No generator was exported; the last good checkpoint is "
             f"{last}. Try another --seed, or --mixed_precision=off if it was on."
         )
     if (
-        manager.latest_checkpoint is None
-        or run_directory.checkpoint_step(manager.latest_checkpoint) != step
+        checkpoints.latest_checkpoint is None
+        or run_directory.checkpoint_step(checkpoints.latest_checkpoint) != step
     ):
-        manager.save(checkpoint_number=step)
+        checkpoints.save(checkpoint_number=step)
     wall = time.time() - start_time
     if stopper.received:
         log(
             f"{stopper.received} received: stopped after generator step {step} and saved a "
             f"checkpoint. Continue with: --resume --out_dir={run_dir}"
         )
-        run_directory.end_session(run_dir, wall)
+        session.end(wall)
         return TrainResult(run_dir, step, slope, history, wall, "interrupted", None)
 
     gen_path = export.export_generator(
@@ -244,13 +317,13 @@ def _train(config, changes, images, start_time, log):
         metadata=_metadata(config, step, slope),
     )
     log(f"done: {step} generator steps in {wall:.0f} s; generator exported to {gen_path}")
-    run_directory.end_session(run_dir, time.time() - start_time)
+    session.end(time.time() - start_time)
     return TrainResult(run_dir, step, slope, history, wall, "completed", gen_path)
 
 
 def _metadata(config, step, slope):
     """binarygan.json of an export: what the model is and the code that trained it."""
-    stored = config_lib.read_stored(config.run_dir)
+    stored = run_directory.read_stored(config.run_dir)
     return dict(
         neuron=config.neuron,
         arch=config.arch,
@@ -273,19 +346,15 @@ def export_run(run_dir, checkpoint=None):
     return export_from_checkpoint(TrainConfig.load(run_dir), checkpoint)
 
 
-def restore_trainer(config, checkpoint=None):
+def restore_trainer(config, checkpoint=None, log=print):
     """The run's trainer (G, D, optimizers, step, slope) as a checkpoint of it holds them
-    (default: the latest); for exporting, or looking at D after the fact."""
+    (default: the newest that reads back); for exporting, or looking at D after the fact."""
     _set_precision(config.mixed_precision)
     try:
         trainer = build_trainer(config)
     finally:
         _set_precision("off")
-    manager = make_checkpoint_manager(trainer, config.run_dir)
-    checkpoint = checkpoint or manager.latest_checkpoint
-    if not checkpoint:
-        raise UserError(f"{config.run_dir} has no checkpoint.")
-    manager.checkpoint.restore(checkpoint).expect_partial()
+    RunCheckpoints(trainer, config.run_dir).restore(log, checkpoint, partial=True)
     return trainer
 
 
