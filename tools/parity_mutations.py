@@ -32,6 +32,11 @@ flags.DEFINE_list("mutations", ["all"], "Mutations to inject (names below), 'all
 flags.DEFINE_list("cases", ["all"], "Parity cases as arch:neuron:objective, or 'all'.")
 flags.DEFINE_string("authors_repo", None, "Their checkout (default: ../shared/authors_code).")
 flags.DEFINE_string("out", None, "Write the results as JSON here.")
+flags.DEFINE_bool(
+    "full",
+    False,
+    "Run every case to its end and count all violations (default: stop at the first).",
+)
 
 
 @contextlib.contextmanager
@@ -194,17 +199,18 @@ MUTATIONS = {
 }
 
 
-def run(mutation, case, repo, log=print):
+def run(mutation, case, repo, log=print, full=False):
     """One case under one mutation (None: unmutated): (caught, first violation, seconds, step)."""
     arch, neuron, objective = case
     patch = MUTATIONS[mutation][1]() if mutation else contextlib.nullcontext()
     with tempfile.TemporaryDirectory() as work, patch:
-        result = parity.run_case(arch, neuron, objective, work, repo, stop_early=True)
+        result = parity.run_case(arch, neuron, objective, work, repo, stop_early=not full)
     found = parity.violations(result)
     first = f"{found[0][0]}: {found[0][1]}" if found else ""
     log(
         f"{mutation or 'none'} on {':'.join(case)}: "
-        f"{'CAUGHT ' + first if found else 'not caught'} ({result['seconds']:.0f} s)"
+        f"{'CAUGHT ' + first if found else 'not caught'}"
+        f"{f'; {len(found)} violations in all' if full else ''} ({result['seconds']:.0f} s)"
     )
     return {
         "mutation": mutation or "none",
@@ -254,7 +260,7 @@ def main():
     for name in names or [None]:
         touched = MUTATIONS[name][2] if name else EVERY
         for case in (c for c in cases if c in touched):
-            rows.append(run(name, tuple(case.split(":")), repo))
+            rows.append(run(name, tuple(case.split(":")), repo, full=f.full))
     text = table(rows)
     print(text)
     print(f"({time.time() - started:.0f} s)")
