@@ -36,7 +36,7 @@ def test_default_run_dirs_name_the_model():
     assert CompareConfig(neuron="real").run_dir == os.path.join("runs", "authors_mlp_real_wgan-gp")
 
 
-def test_the_timing_record_has_one_name_and_older_runs_still_read():
+def test_the_timing_record_has_one_name_in_run_dirs_and_published_folders():
     from binarygan_tf.reproduction import publishing
 
     assert run_directory.TIMING_FILE == publishing.TIMING_FILE == "timing.json"
