@@ -407,8 +407,8 @@ class ProgressBar(keras.callbacks.ProgbarLogger):
 
     Keras' ProgbarLogger finalizes the bar at the epoch's target step count in on_epoch_end
     (`_finalize_progbar`: `progbar.update(self.target, ...)`), so after Ctrl-C or a NaN stop
-    the bar jumped to "1093/1093" although the run stopped at step 523; this one finalizes at
-    the steps actually run. The "Epoch k/K" header counts the whole run's epochs (`epochs`),
+    it shows the whole epoch as done (docs/robustness.md); this one finalizes at the steps
+    actually run. The "Epoch k/K" header counts the whole run's epochs (`epochs`),
     not the current fit() call's, which differ when a resumed run first finishes an epoch.
     fit() is called with verbose=0 and this callback in the list: progress output is its alone.
     """
