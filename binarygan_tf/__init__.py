@@ -48,6 +48,8 @@ MOVED = {
     },
     "results_page": "reproduction.page",
     "cli": "commands.cli",
+    # three modules that were one concept: the run directory
+    **{name: "training.run_directory" for name in ("run_layout", "run_lock", "run_state")},
 }
 
 
