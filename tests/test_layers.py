@@ -118,3 +118,16 @@ def test_the_checks_see_a_violation():
     assert upward_imports({m: {c}, c: {m}}) == [f"{m} imports {c}"]
     assert circles({m: {t}, t: {m}}) == [[m, t, m]]
     assert circles({m: {t}, t: set()}) == []
+
+
+def test_the_flat_layouts_names_still_import():
+    """`from binarygan_tf import config` (any module name of the former flat layout) reaches
+    the module in its layer."""
+    import binarygan_tf
+
+    for old, new in binarygan_tf.MOVED.items():
+        assert f"{PACKAGE}.{new}" in MODULES, (old, new)
+    from binarygan_tf import config, run_lock
+
+    assert config.__name__ == f"{PACKAGE}.training.config"
+    assert run_lock.__name__ == f"{PACKAGE}.training.run_directory"
