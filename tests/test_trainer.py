@@ -126,6 +126,23 @@ def test_gradient_penalty_matches_hand_computation_for_a_linear_critic():
     assert gp == pytest.approx(expected, rel=1e-5)
 
 
+def test_gradient_penalty_keeps_its_epsilon_where_the_input_gradient_is_zero():
+    # A critic flat in x (w = 0): GP = (sqrt(1e-8) - 1)^2 = (1 - 1e-4)^2 with the authors'
+    # 1e-8 (1.0 without it), and its gradient stays finite (d sqrt(s)/ds is infinite at 0).
+    t = _trainer(objective="wgan-gp")
+    flat = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(1)]
+    )
+    flat.layers[-1].set_weights([np.zeros((784, 1), np.float32), np.array([0.3], np.float32)])
+    t.discriminator = flat
+    real, fake = tf.constant(_real_batch(8, 1)), tf.constant(_real_batch(8, 2))
+    with tf.GradientTape() as tape:
+        gp = t.gradient_penalty(real, fake)
+    kernel_grad = tape.gradient(gp, flat.layers[-1].kernel)  # the bias does not reach grad_x
+    assert float(gp) == pytest.approx((1.0 - 1e-4) ** 2, rel=1e-6)
+    assert np.all(np.isfinite(kernel_grad.numpy()))
+
+
 def test_gradient_penalty_uses_uniform_per_sample_interpolation(monkeypatch):
     # D(x) = 0.5 * |x|^2 has gradient x_hat = e*real + (1-e)*fake; with known e the penalty is
     # computable by hand.
