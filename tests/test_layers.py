@@ -131,3 +131,23 @@ def test_the_flat_layouts_names_still_import():
 
     assert config.__name__ == f"{PACKAGE}.training.config"
     assert run_lock.__name__ == f"{PACKAGE}.training.run_directory"
+
+
+def test_reaching_a_light_module_loads_no_tensorflow():
+    """`from binarygan_tf.evaluation import sampling` must not load the old module's new home
+    (and TensorFlow with it) on the way: the commands check their flags before TensorFlow."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from binarygan_tf.evaluation import sampling\n"
+        "from binarygan_tf.reproduction import experiments\n"
+        "from binarygan_tf.training import config, flag_defs\n"
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
