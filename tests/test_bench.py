@@ -168,3 +168,26 @@ def test_authors_peer_runs_their_code_as_their_loop_does(tmp_path):
     # is the paper's MLP (G 939,312 + D 533,505) plus their trainable slope scalar.
     assert record["presets"] == ["binarygan", "mlp_round", "mlp", "rmsprop"]
     assert record["trainable_parameters"] == 939_312 + 533_505 + 1
+
+
+def test_gpu_check_says_when_there_is_no_gpu_and_runs_its_matrix_on_the_cpu(tmp_path, capsys):
+    """bench/gpu_check.py: exit 0 and say so where no GPU is visible (CI, this machine); its
+    dry run on the CPU trains, exports and samples each asked-for mode and checks the samples
+    are exactly binary."""
+    import tensorflow as tf
+
+    from bench import gpu_check
+    from tests.helpers import write_fake_mnist
+
+    if not tf.config.list_physical_devices("GPU"):
+        assert gpu_check.main([]) == 0
+        assert "no GPU visible" in capsys.readouterr().out
+    mnist = write_fake_mnist(tmp_path / "mnist")
+    args = ["--device=cpu", "--archs=mlp", "--objectives=wgan", "--xla=off", "--precisions=off"]
+    assert gpu_check.main([*args, "--steps=2", f"--mnist_dir={mnist}"]) == 0
+    out = capsys.readouterr().out
+    row = json.loads(out.split("ok   ", 1)[1].splitlines()[0])
+    assert row["binary"] and row["finite_losses"] and row["steps"] == 2
+    assert "every run passed" in out
+    with pytest.raises(SystemExit, match="--precisions='fp8'"):
+        gpu_check.main(["--precisions=fp8"])
