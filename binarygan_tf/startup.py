@@ -24,7 +24,8 @@ SHOW_TF_LOGS = "BINARYGAN_TF_LOGS"
 
 
 def set_environment_defaults():
-    """ENVIRONMENT_DEFAULTS, where the environment does not say otherwise."""
+    """ENVIRONMENT_DEFAULTS, where the environment does not say otherwise. Called once, by
+    the package's __init__: importing any module of the package runs it first."""
     for name, value in ENVIRONMENT_DEFAULTS.items():
         os.environ.setdefault(name, value)
 
@@ -62,7 +63,6 @@ def quiet_tensorflow_import():
     """Import TensorFlow and Keras without their C++ start-up lines (unless asked for); from
     then on Ctrl-C raises KeyboardInterrupt again (the training callbacks turn it into a
     checkpoint and a clean stop)."""
-    set_environment_defaults()
     try:
         with quiet_stderr():
             import keras  # noqa: F401

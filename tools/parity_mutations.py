@@ -73,38 +73,11 @@ def _clip(value):
 
 
 @contextlib.contextmanager
-def _adam_epsilon(value):
-    from binarygan_tf.model import objectives
+def _constant(module, name, value):
+    """One of our named constants (read when a network or optimizer is built) set to `value`."""
+    import importlib
 
-    with mock.patch.object(objectives, "OPTIMIZER_EPSILON", value):
-        yield
-
-
-@contextlib.contextmanager
-def _penalty_norm_without_epsilon():
-    import tensorflow as tf
-
-    from binarygan_tf.model import objectives, random_draws
-
-    def gradient_penalty(self, real, fake):
-        eps = random_draws.uniform((tf.shape(real)[0], 1, 1, 1), self.interpolation_seed)
-        x_hat = eps * real + (1.0 - eps) * fake
-        with tf.GradientTape() as tape:
-            tape.watch(x_hat)
-            logits = self.discriminator(x_hat, training=True)
-        grad = tape.gradient(logits, x_hat)
-        norm = tf.sqrt(tf.reduce_sum(tf.square(grad), axis=[1, 2, 3]))
-        return tf.reduce_mean(tf.square(norm - 1.0))
-
-    with mock.patch.object(objectives.WGANGPTrainer, "gradient_penalty", gradient_penalty):
-        yield
-
-
-@contextlib.contextmanager
-def _leaky_slope(value):
-    from binarygan_tf.model import networks
-
-    with mock.patch.object(networks, "LEAKY_RELU_SLOPE", value):
+    with mock.patch.object(importlib.import_module(f"binarygan_tf.{module}"), name, value):
         yield
 
 
@@ -177,13 +150,21 @@ MUTATIONS = {
     ),
     "unclipped_biases": ("no clipping of the biases", _unclipped_biases, WGAN),
     "clip_0011": ("a clip of 0.011", lambda: _clip(0.011), WGAN),
-    "adam_eps_1e7": ("Adam epsilon 1e-7", lambda: _adam_epsilon(1e-7), ADAM),
+    "adam_eps_1e7": (
+        "Adam epsilon 1e-7",
+        lambda: _constant("model.objectives", "OPTIMIZER_EPSILON", 1e-7),
+        ADAM,
+    ),
     "gp_norm_no_eps": (
         "the gradient-penalty norm without its 1e-8",
-        _penalty_norm_without_epsilon,
+        lambda: _constant("model.objectives", "GRADIENT_NORM_EPSILON", 0.0),
         ("mlp:sbn:wgan-gp",),
     ),
-    "leaky_03": ("LeakyReLU 0.3", lambda: _leaky_slope(0.3), EVERY),
+    "leaky_03": (
+        "LeakyReLU 0.3",
+        lambda: _constant("model.networks", "LEAKY_RELU_SLOPE", 0.3),
+        EVERY,
+    ),
     "plain_ste": (
         "a straight-through gradient without the sigmoid's derivative",
         _plain_straight_through,

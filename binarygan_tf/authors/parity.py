@@ -311,18 +311,19 @@ def _distance(a, b, name, relative):
 def _compare(point, before, theirs, ours, xla):
     """One single update, variable by variable: how far ours (kernels) and ours (XLA) land
     from theirs, against the bound from this update's noise (kernels against XLA) and the
-    float32 floor of the variable's own magnitude. Keeps the worst ratio to the bound of
+    float32 floors (the variable's magnitude, its move in this update). Keeps the worst ratio to the bound of
     each kind (weights, slots) and how far their update moved the net's weights."""
     weights, slots = _names(ours, point)
-    out = {"moved": max(_distance(theirs, before, n, False) for n in weights)}
+    moved = {n: _distance(theirs, before, n, False) for n in weights}
+    out = {"moved": max(moved.values())}
     for kind, names, relative in (("weights", weights, False), ("slots", slots, True)):
         worst = {"ratio": -1.0}
         for n in names:
             scale = 1.0 if relative else float(np.max(np.abs(theirs[n])))
             noise = _distance(ours, xla, n, relative)
-            moved = 0.0 if relative else _distance(theirs, before, n, False)
             # (a variable that is exactly zero in theirs must be exactly zero in ours)
-            bound = NOISE_MULTIPLE * max(noise, FLOAT_FLOOR * scale, UPDATE_FLOOR * moved, TINY)
+            floors = (FLOAT_FLOOR * scale, UPDATE_FLOOR * moved.get(n, 0.0), TINY)
+            bound = NOISE_MULTIPLE * max(noise, *floors)
             kernels, with_xla = (_distance(o, theirs, n, relative) for o in (ours, xla))
             ratio = max(kernels, with_xla) / bound
             if ratio > worst["ratio"]:

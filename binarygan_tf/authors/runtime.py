@@ -33,6 +33,8 @@ import sys
 import types
 import warnings
 
+from binarygan_tf import startup
+
 LEGACY_KERAS_ENV = "TF_USE_LEGACY_KERAS"
 # Their modules, imported from the staged copy: the entry of their train.py path.
 _MODULES = ("config", "bgan.mnist.models")
@@ -53,7 +55,7 @@ def prepare_tensorflow(resource_variables=False):
             "binarygan_tf.authors.worker)."
         )
     os.environ[LEGACY_KERAS_ENV] = "1"
-    with quiet_stderr():
+    with startup.quiet_stderr():
         import tensorflow as tf
 
     try:
@@ -72,15 +74,6 @@ def prepare_tensorflow(resource_variables=False):
     if resource_variables:
         tf.compat.v1.enable_resource_variables()
     return tf
-
-
-def quiet_stderr():
-    """TensorFlow's C++ start-up lines (device and CPU-feature notices, written to stderr
-    before its logging is configured) hidden as our entry points hide them; they are shown if
-    the block fails, or always with BINARYGAN_TF_LOGS=1 (binarygan_tf.startup)."""
-    from binarygan_tf import startup
-
-    return startup.quiet_stderr()
 
 
 @contextlib.contextmanager

@@ -32,7 +32,9 @@ import time
 
 import numpy as np
 
+from binarygan_tf import startup
 from binarygan_tf.authors import presets, repository, runtime
+from binarygan_tf.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR
 from binarygan_tf.model import seeds
 
 PROGRESS_FILE = "authors_progress.json"
@@ -182,7 +184,7 @@ def train(req):
         code = runtime.import_code(copy)
         model_cfg, train_cfg = runtime.configure(code, setup, batch, _run_dirs(out_dir, copy))
         _seed(tf, req.get("seed"))
-        with runtime.quiet_stderr():
+        with startup.quiet_stderr():
             sess = tf.compat.v1.Session(config=runtime.session_config(code))
         with sess, sess.as_default():
             observed = _observed_session(sess, 0, 0, on_save)
@@ -475,10 +477,10 @@ def main(argv):
         _write_json_atomic(req["result_path"], result)
     else:
         print(json.dumps(result), flush=True)
-    return {"error": 2, "interrupted": 130}.get(result["status"], 0)
+    return {"error": EXIT_USER_ERROR, "interrupted": EXIT_INTERRUPTED}.get(result["status"], 0)
 
 
 if __name__ == "__main__":
     # Their loop and the TF1 runtime log to stderr; the answer is the result file/last line.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # (TensorFlow's log level: binarygan_tf's environment defaults, set on import above.)
     sys.exit(main(sys.argv))

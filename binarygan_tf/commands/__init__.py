@@ -10,10 +10,7 @@ import os
 import signal
 import sys
 
-from binarygan_tf import startup
 from binarygan_tf.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, INTERRUPTED
-
-startup.set_environment_defaults()
 
 SUBCOMMANDS = {
     "train": "train a model (one paper experiment: --experiment=exp1_mlp_dbn)",

@@ -25,6 +25,7 @@ LEARNING_RATE = 1e-4  # paper 4.2 / 4.5; code: config.py optimizer.lr
 ADAM_BETAS = (0.5, 0.9)  # paper 4.2; code: config.py beta1, beta2
 RMSPROP_DECAY = 0.9  # paper 4.5; code: config.py decay
 OPTIMIZER_EPSILON = 1e-8  # code: config.py optimizer.epsilon (Keras' default is 1e-7)
+GRADIENT_NORM_EPSILON = 1e-8  # code: bgan/model.py, inside the gradient penalty's sqrt
 
 
 class GANTrainer(AdversarialTrainer):
@@ -84,7 +85,7 @@ class WGANGPTrainer(WGANTrainer):
             tape.watch(x_hat)
             logits = tf.cast(self.discriminator(x_hat, training=True), tf.float32)
         grad = tf.cast(tape.gradient(logits, x_hat), tf.float32)
-        norm = tf.sqrt(1e-8 + tf.reduce_sum(tf.square(grad), axis=[1, 2, 3]))
+        norm = tf.sqrt(GRADIENT_NORM_EPSILON + tf.reduce_sum(tf.square(grad), axis=[1, 2, 3]))
         return tf.reduce_mean(tf.square(norm - 1.0))
 
     def checkpoint_items(self):
