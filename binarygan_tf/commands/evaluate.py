@@ -29,6 +29,7 @@ def main():
     for path in FLAGS.generator:
         if not os.path.exists(path):
             raise UserError(f"--generator {path} does not exist.")
+    flag_defs.check_classifier_flag(FLAGS.classifier)
     startup.quiet_tensorflow_import()
     from binarygan_tf.evaluation import pipeline as evaluation
 
@@ -41,11 +42,13 @@ def main():
         mnist_dir=FLAGS.mnist_dir,
         tfds_data_dir=FLAGS.tfds_data_dir,
         cache_dir=FLAGS.cache_dir,
+        classifier=FLAGS.classifier,
     )
     clf = results["classifier"]
     print(
-        f"\n{results['num_samples']} samples per model; classifier test accuracy "
-        f"{clf['test_accuracy']:.4f}; data pixel density {results['data_density']:.3f}\n"
+        f"\n{results['num_samples']} samples per model; classifier {clf['digest']} (test "
+        f"accuracy {clf['test_accuracy']:.4f}); data pixel density "
+        f"{results['data_density']:.3f}\n"
     )
     print(evaluation.text_table(results))
     print(f"\nwrote {os.path.join(FLAGS.out_dir, 'metrics.json')}, metrics.md and figures")

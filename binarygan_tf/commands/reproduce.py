@@ -36,6 +36,7 @@ def main():
         mnist_dir=FLAGS.mnist_dir,
         tfds_data_dir=FLAGS.tfds_data_dir,
         cache_dir=FLAGS.cache_dir,
+        classifier=FLAGS.classifier,
         results=FLAGS.results,
         figures_dir=FLAGS.figures_dir,
         authors_runs_dir=FLAGS.authors_runs_dir,

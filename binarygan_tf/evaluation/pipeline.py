@@ -176,8 +176,12 @@ class Yardstick:
         return row
 
 
-def make_yardstick(mnist_dir=None, tfds_data_dir=None, cache_dir=None, log=print):
-    clf = classifier_lib.load_or_train(mnist_dir, tfds_data_dir, cache_dir, log=log)
+def make_yardstick(mnist_dir=None, tfds_data_dir=None, cache_dir=None, log=print, classifier=None):
+    """The classifier `classifier` names (classifier.load: the published one by default) and
+    the binarized MNIST test digits every sample set is compared with."""
+    clf = classifier_lib.load(
+        classifier or classifier_lib.PUBLISHED, mnist_dir, tfds_data_dir, cache_dir, log=log
+    )
     if clf.test_accuracy < classifier_lib.REQUIRED_ACCURACY:
         log(
             f"warning: the evaluation classifier reaches only {clf.test_accuracy:.4f} test "
@@ -303,8 +307,10 @@ def evaluate(
     tfds_data_dir=None,
     cache_dir=None,
     log=print,
+    classifier=None,
 ):
-    """Evaluate several generators together; writes metrics.json, metrics.md and figures."""
+    """Evaluate several generators together; writes metrics.json, metrics.md and figures.
+    `classifier`: classifier.load's source (default: the published classifier)."""
     if not generator_paths:
         raise UserError("no --generator given; pass one or more RUN_DIR/generator folders.")
     if labels and len(labels) != len(generator_paths):
@@ -320,7 +326,7 @@ def evaluate(
         load_generator(path, label) for path, label in zip(generator_paths, labels, strict=True)
     ]
     _check_writable(out_dir)
-    yardstick = make_yardstick(mnist_dir, tfds_data_dir, cache_dir, log=log)
+    yardstick = make_yardstick(mnist_dir, tfds_data_dir, cache_dir, log=log, classifier=classifier)
     results = {
         "num_samples": num_samples,
         "seed": seed,

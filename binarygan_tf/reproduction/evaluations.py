@@ -61,7 +61,7 @@ def evaluate_run(spec, published, yardstick, num_samples, seed=0, with_samples=F
         "generator_step": run_directory.exported_step(published),
         "num_samples": num_samples,
         "seed": seed,
-        "classifier": yardstick.classifier.info["fingerprint"],
+        "classifier": yardstick.classifier.digest,  # the weights, not their training data
         "label": spec.label,
         "measures": evaluation.MEASURES_VERSION,
     }
@@ -100,7 +100,9 @@ def _published_runs(job, profile, specs, num_images):
 def _make_yardstick(job, log):
     from binarygan_tf.evaluation import pipeline as evaluation
 
-    return evaluation.make_yardstick(job.mnist_dir, job.tfds_data_dir, job.cache_dir, log=log)
+    return evaluation.make_yardstick(
+        job.mnist_dir, job.tfds_data_dir, job.cache_dir, log=log, classifier=job.classifier
+    )
 
 
 def _evaluate(found, yardstick, profile, seed, with_samples, log):

@@ -37,7 +37,7 @@ from binarygan_tf.reproduction import (
     sharding,
 )
 from binarygan_tf.reproduction.experiments import PROFILES, default_runs_dir, run_config
-from binarygan_tf.training import run_directory
+from binarygan_tf.training import flag_defs, run_directory
 
 STAGES = ("all", "train", "publish", "evaluate", "page")
 STAGE_STEPS = {  # beyond publishing the finished runs, which every stage does first
@@ -71,6 +71,7 @@ class Job:
     with_authors: bool = False
     authors_runs_dir: str = "runs"
     progress_mode: str = "line"  # each run's TrainConfig.progress
+    classifier: str = "published"  # evaluation.classifier.load's source (--classifier)
 
     @functools.cached_property
     def own_specs(self):
@@ -110,6 +111,7 @@ def plan_job(
     command="",
     authors_runs_dir="runs",
     progress_mode="line",
+    classifier="published",
 ):
     """A Job from the command line's values, defaults filled in; a UserError names a bad one.
 
@@ -119,6 +121,7 @@ def plan_job(
     here, before TensorFlow loads."""
     if stage not in STAGES:
         raise UserError(f"--stage={stage!r} is not one of {', '.join(STAGES)}.")
+    flag_defs.check_classifier_flag(classifier)
     profile = PROFILES[profile]
     specs = experiments.select_runs(only)
     shard = sharding.parse(shard) if shard is not None else None
@@ -149,6 +152,7 @@ def plan_job(
         with_authors=experiments.AUTHORS_PROFILE in experiments.page_budgets(profile) and not shard,
         authors_runs_dir=authors_runs_dir,
         progress_mode=progress_mode,
+        classifier=classifier,
     )
 
 

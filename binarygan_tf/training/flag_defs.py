@@ -152,16 +152,40 @@ def define_sample_flags(flag_values=flags.FLAGS):
     )
 
 
-def _define_cache_dir(flag_values):
+def _define_classifier_flags(flag_values):
+    """Which network measures the samples: the one published with the models by default, so
+    every machine measures with the same yardstick (docs/evaluation.md)."""
+    _define(
+        flag_values,
+        "model",
+        "string",
+        "classifier",
+        "published",
+        "The evaluation classifier: 'published' (models/classifier/, the one behind every "
+        "published number), 'train' (train one on this machine and cache it; its numbers "
+        "are not comparable with the published ones), or a folder holding "
+        "mnist_classifier.weights.h5 and mnist_classifier.json.",
+    )
     _define(
         flag_values,
         "output",
         "string",
         "cache_dir",
         None,
-        "Where the evaluation classifier is cached (default: env BINARYGAN_CACHE_DIR, "
+        "Where a --classifier=train classifier is cached (default: env BINARYGAN_CACHE_DIR, "
         "else ~/.cache/binarygan_tf).",
     )
+
+
+CLASSIFIER_SOURCES = ("published", "train")  # or a folder: evaluation.classifier.load
+
+
+def check_classifier_flag(value):
+    """A UserError now, before TensorFlow loads, for a --classifier that names nothing."""
+    if value not in CLASSIFIER_SOURCES and not os.path.isdir(value):
+        raise UserError(
+            f"--classifier={value!r} is not 'published', 'train' or an existing folder."
+        )
 
 
 def define_evaluate_flags(flag_values=flags.FLAGS):
@@ -208,7 +232,7 @@ def define_evaluate_flags(flag_values=flags.FLAGS):
         0,
         "Root seed of evaluation's draws (z, Bernoulli binarization, reference digits).",
     )
-    _define_cache_dir(flag_values)
+    _define_classifier_flags(flag_values)
 
 
 def define_reproduce_flags(flag_values=flags.FLAGS):
@@ -305,7 +329,7 @@ def define_reproduce_flags(flag_values=flags.FLAGS):
         None,
         "Where the page's figures go (default: figures/results beside it).",
     )
-    _define_cache_dir(flag_values)
+    _define_classifier_flags(flag_values)
 
 
 # ------------------------------------------------------------ reading the flags
