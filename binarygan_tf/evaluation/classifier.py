@@ -205,8 +205,10 @@ def publish(clf, folder=PUBLISHED_DIR):
     """Write `clf` as a published classifier: its weights, then the JSON naming their digest
     (the JSON last, so a JSON on disk means a whole pair)."""
     os.makedirs(folder, exist_ok=True)
+    bare = build_classifier()  # uncompiled: Keras would store a compiled model's Adam slots too
+    bare.set_weights(clf.model.get_weights())
     with files.atomic_path(os.path.join(folder, WEIGHTS_FILE), suffix=".weights.h5") as tmp:
-        clf.model.save_weights(tmp)
+        bare.save_weights(tmp)
     keep = ("test_accuracy", "fingerprint", "epochs", "train_images", "test_images")
     info = {name: clf.info[name] for name in keep if name in clf.info}
     info.update(

@@ -136,13 +136,28 @@ def setup(ctx):
         "for them: controlled speed figures are in [performance.md](performance.md)).",
         f"- This page was built on: {machine.machine_description()}.",
         f"- Evaluation: {evals.main.num_samples:,} samples per model, compared with the "
-        f"{evals.num_test_images:,} binarized MNIST test digits, in the features of a "
-        f"classifier with test accuracy {evals.classifier['test_accuracy']:.4f}. Pixel "
-        f"density of the data: {evals.data_density:.3f}.",
+        f"{evals.num_test_images:,} binarized MNIST test digits, in the features of "
+        f"{_classifier_phrase(evals.classifier)}. Pixel density of the data: "
+        f"{evals.data_density:.3f}.",
         f"- Parameters (G + D, trainable): MLP {counts['mlp']:,}, CNN {counts['cnn']:,}.",
         "",
     ]
     return lines
+
+
+def _classifier_phrase(info):
+    """Which classifier measured the page: its weights' digest is what every cached metric is
+    keyed on, so a reader can tell whether two pages share a yardstick."""
+    accuracy = f"test accuracy {info['test_accuracy']:.4f}"
+    if info.get("published"):
+        return (
+            f"the published classifier `models/classifier/` (weights digest "
+            f"`{info['digest']}`, {accuracy})"
+        )
+    return (
+        f"a classifier trained on this machine, not the published one (weights digest "
+        f"`{info['digest']}`, {accuracy})"
+    )
 
 
 def claims_section(ctx, rows):
