@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from binarygan_tf.model import export, networks
+from binarygan_tf.model import contract, export, networks
 
 # Trainable weights (the authors' counts, networks.py) + batch norm moving statistics + slope.
 PARAMETERS = {"mlp": 939_312 + 2 * (1024 + 784) + 1, "cnn": 216_227 + 2 * (128 + 64 + 32 + 1) + 1}
@@ -95,7 +95,32 @@ def test_signatures_inputs_outputs_and_metadata(exported):
             "preactivated": ([None, 28, 28, 1], tf.float32),
         }
     with open(os.path.join(path, export.METADATA_FILE)) as f:
-        assert json.load(f) == {"arch": "mlp", "neuron": "sbn"}
+        assert json.load(f) == {"arch": "mlp", "neuron": "sbn", "image_shape": [28, 28, 1]}
+
+
+def test_a_generator_of_other_images_exports_its_shape(tmp_path):
+    """An MLP of 16x20 images: every signature speaks 16x20, binarygan.json records it, and
+    contract.image_shape reads it back (an export without the record is MNIST's)."""
+    generator = networks.build_generator("mlp", "sbn", "code", seed=0, image_shape=(16, 20))
+    path = export.export_generator(generator, str(tmp_path / "g"), metadata={"neuron": "sbn"})
+    loaded = tf.saved_model.load(path)
+    z = _z(3)
+    noise = tf.constant(np.random.default_rng(0).random((3, 16, 20, 1)), tf.float32)
+    for name, args in [
+        ("serving_default", {}),
+        ("sample_seeded", {"seed": _seed(1)}),
+        ("sample_with_noise", {"noise": noise}),
+    ]:
+        out = loaded.signatures[name](z=z, **args)
+        assert out["samples"].shape == out["preactivated"].shape == (3, 16, 20, 1), name
+    with open(os.path.join(path, export.METADATA_FILE)) as f:
+        metadata = json.load(f)
+    assert metadata == {"neuron": "sbn", "image_shape": [16, 20, 1]}
+    assert contract.image_shape(metadata) == (16, 20, 1)
+    assert contract.image_shape({"neuron": "dbn"}) == contract.IMAGE_SHAPE == (28, 28, 1)
+    for bad in ([16, 20, 3], [0, 20, 1], "16x20", [16.5, 20, 1]):
+        with pytest.raises(ValueError, match="image shape"):
+            contract.image_shape({"image_shape": bad})
 
 
 # ---------------------------------------------------------------- seeded sampling

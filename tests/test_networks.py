@@ -55,6 +55,36 @@ def test_cnn_generator_spatial_sizes_follow_the_paper():
     assert d.get_layer("flatten").output.shape[1] == 6 * 6 * 64
 
 
+# ---------------------------------------------------------------- other image sizes
+def test_the_mlp_takes_any_image_size():
+    """Only the output layer (H * W units and their batch norm) and the critic's input layer
+    (H * W inputs) change with the size; 28 x 28 is the paper's MLP, weight for weight."""
+    g = networks.build_generator("mlp", "dbn", seed=0, image_shape=(16, 20, 1))
+    d = networks.build_discriminator("mlp", seed=0, image_shape=(16, 20))
+    pixels = 16 * 20
+    assert _trainable(g) == 939_312 - (1024 + 1 + 2) * 784 + (1024 + 1 + 2) * pixels
+    assert _trainable(d) == 533_505 - 784 * 512 + pixels * 512
+    out = g(tf.random.normal((3, networks.LATENT_DIM), seed=1))
+    assert out["samples"].shape == out["preactivated"].shape == (3, 16, 20, 1)
+    assert d(out["samples"]).shape == (3, 1)
+    mnist = networks.build_generator("mlp", "dbn", seed=0, image_shape=(28, 28, 1))
+    default = networks.build_generator("mlp", "dbn", seed=0)
+    for a, b in zip(mnist.get_weights(), default.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("build", [networks.build_generator, networks.build_discriminator])
+def test_the_paper_cnn_refuses_other_sizes_in_one_line(build):
+    with pytest.raises(
+        ValueError, match=r"^the paper's CNN is built for 28x28 .* are 16x20: use --arch=mlp"
+    ) as info:
+        build("cnn", image_shape=(16, 20, 1))
+    assert "\n" not in str(info.value)
+    assert networks.check_image_shape("cnn", (28, 28)) == (28, 28, 1)
+    with pytest.raises(ValueError, match="image shape"):
+        networks.check_image_shape("mlp", (16, 20, 3))
+
+
 def test_kernels_truncated_normal_002_and_zero_biases():
     g = networks.build_generator("mlp", "dbn", seed=3)
     kernel = g.get_layer("dense_1").kernel.numpy()

@@ -127,6 +127,26 @@ def test_an_sbn_without_the_seeded_signature_is_refused(tmp_path):
     assert sampling.sample(str(path), 4, 0).shape == (4, 28, 28, 1)
 
 
+def test_a_generator_of_other_images_samples_its_shape(tmp_path):
+    """The shape comes from binarygan.json (contract.image_shape); the grid keeps MNIST's
+    scale of 0.5 inch per 28 pixels; a metadata of another shape is caught."""
+    from binarygan_tf.model import networks
+
+    generator = networks.build_generator("mlp", "sbn", "code", seed=0, image_shape=(14, 42))
+    path = export.export_generator(generator, str(tmp_path / "g"), metadata={"neuron": "sbn"})
+    samples = sampling.sample(path, 16, seed=1)
+    assert samples.shape == (16, 14, 42, 1) and set(np.unique(samples)) == {0.0, 1.0}
+    np.testing.assert_array_equal(samples, sampling.sample(path, 16, seed=1))
+    grid = sampling.sample_to_files(path, 64, 0, [str(tmp_path / "grid.png")])[0]
+    assert _png_size(grid) == (600, 280)  # 8 x 0.75 in wide, 2.5 in minimum + title
+    (tmp_path / "g" / export.METADATA_FILE).write_text('{"neuron": "sbn"}')  # says 28x28
+    with pytest.raises(UserError, match=r"says its images are \[28, 28, 1\] but it draws"):
+        sampling.sample(path, 4, 0)
+    (tmp_path / "g" / export.METADATA_FILE).write_text('{"image_shape": [14, 42, 3]}')
+    with pytest.raises(UserError, match="binarygan.json: image shape"):
+        sampling.sample(path, 4, 0)
+
+
 # ---------------------------------------------------------------- the command
 def _run(*args, cwd):
     return subprocess.run(

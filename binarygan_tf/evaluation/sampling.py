@@ -1,7 +1,9 @@
 """Draw samples from an exported generator, reproducibly: `binarygan sample` / `sample.py`.
 
-`sample(generator_dir, num, seed)` returns [num, 28, 28, 1] float32 (0/1 for binary neurons;
-with `preactivated=True` the sigmoid before binarization). One seed fixes the picture for
+`sample(generator_dir, num, seed)` returns [num, H, W, 1] float32 (0/1 for binary neurons;
+with `preactivated=True` the sigmoid before binarization), H x W being the image shape the
+generator's binarygan.json records (`contract.image_shape`: 28 x 28 for MNIST and for exports
+that predate the record). One seed fixes the picture for
 every neuron: z is N(0, I) from the root seed's `sample_z` stream (seeds.py), which is also
 the fixed z of the grids a run seeded alike writes during training; an SBN's noise comes from
 the SavedModel's `sample_seeded` signature keyed by the root seed's `sbn_noise` stream
@@ -9,7 +11,8 @@ the SavedModel's `sample_seeded` signature keyed by the root seed's `sbn_noise` 
 
 `write(path, images, ...)` writes a `.png` grid (near-square: 8x8 for 64 samples; binary
 samples white on black, preactivated outputs colour-mapped with a colour bar, as the training
-grids) or a `.npy` array, chosen by the extension. `check_request` validates a request
+grids; each image drawn at MNIST's scale, 0.5 inch per 28 pixels) or a `.npy` array, chosen by
+the extension. `check_request` validates a request
 without TensorFlow, so the command line can refuse bad flags before TensorFlow loads.
 """
 
@@ -20,7 +23,7 @@ import numpy as np
 
 from binarygan_tf import files
 from binarygan_tf.errors import UserError
-from binarygan_tf.model import seeds
+from binarygan_tf.model import contract, seeds
 from binarygan_tf.model.contract import LATENT_DIM, SEEDED_SIGNATURE
 
 MAX_NUM = 10_000  # one call draws them all (per-batch calls would repeat the SBN noise)
@@ -60,7 +63,7 @@ def noise_seed(seed):
 
 
 def sample(generator_dir, num, seed, preactivated=False):
-    """[num, 28, 28, 1] float32 samples (or preactivated outputs) fixed by `seed`."""
+    """[num, H, W, 1] float32 samples (or preactivated outputs) fixed by `seed`."""
     check_request(num, seed)
     generator, seeded = _load(generator_dir)
     return _draw(generator, seeded, num, seed, preactivated)
@@ -79,15 +82,32 @@ def sample_to_files(generator_dir, num, seed, outs, preactivated=False):
 
 
 def _draw(generator, seeded, num, seed, preactivated):
+    """[num, H, W, 1], H x W as the generator's metadata records (checked against what its
+    signature returns, so a binarygan.json of another model is caught)."""
     import tensorflow as tf
 
+    shape = image_shape(generator)
     z = tf.constant(latent(num, seed))
     out = (
         generator.signature(z=z)
         if seeded is None
         else seeded(z=z, seed=tf.constant(noise_seed(seed), tf.int64))
     )
-    return np.asarray(out["preactivated" if preactivated else "samples"], np.float32)
+    images = np.asarray(out["preactivated" if preactivated else "samples"], np.float32)
+    if images.shape[1:] != shape:
+        raise UserError(
+            f"{generator.path}: its {contract.METADATA_FILE} says its images are "
+            f"{list(shape)} but it draws {list(images.shape[1:])}; export it again."
+        )
+    return images
+
+
+def image_shape(generator):
+    """(H, W, 1) of a loaded generator (evaluation.LoadedGenerator), from its metadata."""
+    try:
+        return contract.image_shape(generator.metadata)
+    except ValueError as e:
+        raise UserError(f"{generator.path}/{contract.METADATA_FILE}: {e}.") from None
 
 
 def _load(generator_dir):
@@ -127,7 +147,7 @@ def grid_shape(num):
 
 
 def write(path, images, preactivated=False, title=""):
-    """`images` [N, 28, 28, 1] to `path`: a .npy array or a .png grid; atomic."""
+    """`images` [N, H, W, 1] to `path`: a .npy array or a .png grid; atomic."""
     kind = _kind(path)
     try:
         with files.atomic_file(path, "wb") as f:
@@ -149,11 +169,14 @@ def _save_grid(file, images, preactivated, title):
     from binarygan_tf.training import sample_grids
 
     rows, cols = grid_shape(len(images))
-    cell = 0.5  # inches per image: 8x8 gives the training grids' 4-inch square
+    _, height, width, _ = np.shape(images)
+    # Inches per image: 0.5 for MNIST's 28 pixels, so 8x8 gives the training grids' 4-inch
+    # square; other sizes at the same scale.
+    cell_height, cell_width = 0.5 * height / 28, 0.5 * width / 28
     fig = Figure(
         figsize=(
-            max(2.5, cols * cell) + (0.6 if preactivated else 0.0),
-            max(2.5, rows * cell) + 0.3,
+            max(2.5, cols * cell_width) + (0.6 if preactivated else 0.0),
+            max(2.5, rows * cell_height) + 0.3,
         ),
         dpi=100,
     )

@@ -1,20 +1,22 @@
 """Export a generator as a self-contained TF SavedModel: the contract evaluate.py relies on.
 
 Contract of `RUN_DIR/generator/` (loadable by `tf.saved_model.load`, no project code needed;
-docs/export.md shows how to load and sample):
+docs/export.md shows how to load and sample). [H, W, 1] is the generator's image shape,
+MNIST's [28, 28, 1] unless it was trained on other data (docs/datasets.md):
 - signature `serving_default`: input `z` float32 [N, 128] ~ N(0, 1); outputs `samples`
-  float32 [N, 28, 28, 1] (exactly 0/1 for dbn/sbn, the sigmoid for real) and `preactivated`
-  float32 [N, 28, 28, 1] in (0, 1); batch norm in inference mode. An SBN draws its noise from
+  float32 [N, H, W, 1] (exactly 0/1 for dbn/sbn, the sigmoid for real) and `preactivated`
+  float32 [N, H, W, 1] in (0, 1); batch norm in inference mode. An SBN draws its noise from
   the generator's own `SeedGenerator` state, so each call gives new samples.
-- signature `sample_with_noise`: inputs `z` as above and `noise` float32 [N, 28, 28, 1] in
+- signature `sample_with_noise`: inputs `z` as above and `noise` float32 [N, H, W, 1] in
   [0, 1); the same outputs, an SBN's samples being `preactivated > noise` (paper eq. 7). It
   lets any RNG drive the SBN, and converts to TFLite with builtin ops only (docs/export.md).
 - signature `sample_seeded`: inputs `z` as above and `seed` int64 []; `sample_with_noise`
-  with `noise = tf.random.stateless_uniform([N, 28, 28, 1], seed=[seed, 0], alg="philox")`,
+  with `noise = tf.random.stateless_uniform([N, H, W, 1], seed=[seed, 0], alg="philox")`,
   so one seed always gives the same samples and the call changes no state.
   DBN and real generators ignore `noise` and `seed`: both signatures equal `serving_default`.
 - `binarygan.json` beside `saved_model.pb` records what the model is (neuron, arch,
-  objective, step, slope).
+  objective, step, slope, the data it was trained on) and, always, its `image_shape`
+  [H, W, 1], which `contract.image_shape` reads (an export without it is 28 x 28).
 - the variables: each generator weight (with the slope, even where unused, and the SBN's
   seed state) is stored once, under `variables`, and `tf.saved_model.load(path).variables`
   lists them.
@@ -40,23 +42,31 @@ import tensorflow as tf
 from binarygan_tf import files
 from binarygan_tf.model import networks
 from binarygan_tf.model.contract import (
+    IMAGE_SHAPE_KEY,
+    LATENT_DIM,
     METADATA_FILE,
     NOISE_SIGNATURE,
     SEEDED_SIGNATURE,
     SERVING_SIGNATURE,
-)  # noqa: E402
-from binarygan_tf.model.networks import IMAGE_SHAPE, LATENT_DIM
+)
 from binarygan_tf.model.neurons import StochasticBinaryNeuron, straight_through_threshold
 
 NOISE_ALGORITHM = "philox"  # as random_draws.py: the same stream with and without XLA
 Z_SPEC = tf.TensorSpec([None, LATENT_DIM], tf.float32, name="z")
 SEED_SPEC = tf.TensorSpec([], tf.int64, name="seed")
-NOISE_SPEC = tf.TensorSpec([None, *IMAGE_SHAPE], tf.float32, name="noise")
+
+
+def image_shape(generator):
+    """(H, W, 1) of the images the Keras `generator` draws."""
+    return tuple(int(side) for side in generator.output["samples"].shape[1:])
 
 
 def export_generator(generator, path, metadata=None):
-    """Write `generator` to `path` atomically (replacing an older export there)."""
+    """Write `generator` to `path` atomically (replacing an older export there), with
+    `metadata` and the generator's image shape in binarygan.json."""
     path = os.path.abspath(path)
+    shape = image_shape(generator)
+    noise_spec = tf.TensorSpec([None, *shape], tf.float32, name="noise")
     with files.atomic_directory(path) as tmp:
         archive = keras.export.ExportArchive()
         for collection in ("variables", "trainable_variables", "non_trainable_variables"):
@@ -65,14 +75,16 @@ def export_generator(generator, path, metadata=None):
             )
         archive.add_endpoint(SERVING_SIGNATURE, _outputs_fn(generator), input_signature=[Z_SPEC])
         with_noise = _noise_outputs_fn(generator)
-        archive.add_endpoint(NOISE_SIGNATURE, with_noise, input_signature=[Z_SPEC, NOISE_SPEC])
+        archive.add_endpoint(NOISE_SIGNATURE, with_noise, input_signature=[Z_SPEC, noise_spec])
         archive.add_endpoint(
             SEEDED_SIGNATURE,
             _seeded_outputs_fn(generator, with_noise),
             input_signature=[Z_SPEC, SEED_SPEC],
         )
         archive.write_out(tmp, verbose=False)
-        files.atomic_write_json(os.path.join(tmp, METADATA_FILE), metadata or {})
+        files.atomic_write_json(
+            os.path.join(tmp, METADATA_FILE), {**(metadata or {}), IMAGE_SHAPE_KEY: list(shape)}
+        )
     return path
 
 
@@ -111,9 +123,10 @@ def _noise_outputs_fn(generator):
         serve = _outputs_fn(generator)
         return lambda z, noise: serve(z)
     to_logits = keras.Model(generator.inputs, neuron.input, name="generator_logits")
+    shape = image_shape(generator)
 
     def serve_with_noise(z, noise):
-        p = tf.reshape(neuron.preactivate(to_logits(z, training=False)), [-1, *IMAGE_SHAPE])
+        p = tf.reshape(neuron.preactivate(to_logits(z, training=False)), [-1, *shape])
         return _contract(straight_through_threshold(p, tf.cast(noise, p.dtype)), p)
 
     return serve_with_noise
@@ -125,9 +138,10 @@ def _seeded_outputs_fn(generator, with_noise):
     if not isinstance(networks.output_neuron(generator), StochasticBinaryNeuron):
         serve = _outputs_fn(generator)
         return lambda z, seed: serve(z)
+    image = image_shape(generator)
 
     def serve_seeded(z, seed):
-        shape = tf.concat([tf.shape(z)[:1], IMAGE_SHAPE], axis=0)
+        shape = tf.concat([tf.shape(z)[:1], image], axis=0)
         noise = tf.random.stateless_uniform(
             shape, seed=tf.stack([seed, tf.zeros_like(seed)]), dtype=tf.float32, alg=NOISE_ALGORITHM
         )

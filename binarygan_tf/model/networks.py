@@ -14,12 +14,18 @@ CNN G 216,227, CNN D 313,985. The paper's text swaps the totals (see docs/author
 
 The generator is a functional model with two named outputs, `samples` (binary, or the
 sigmoid for the real-valued model) and `preactivated` (the sigmoid before binarization).
+
+Image size: the paper's networks draw MNIST's 28 x 28. The MLP takes any H x W (its output
+layer has H * W units, its critic's input is H * W pixels; every other layer is the paper's),
+so it trains on other binary data (docs/datasets.md). The CNN's transposed convolutions grow
+1 -> 2 -> 6 -> 13 -> 28 and its critic's pooling shrinks 28 to 6, so it is kept exact at
+28 x 28 and other sizes are refused (`check_image_shape`).
 """
 
 import keras
 
 from binarygan_tf.model import piecewise_linear, seeds
-from binarygan_tf.model.contract import IMAGE_SHAPE, LATENT_DIM
+from binarygan_tf.model.contract import IMAGE_SHAPE, LATENT_DIM, normalize_image_shape
 from binarygan_tf.model.defaults import DEFAULT_FOLLOW
 from binarygan_tf.model.neurons import make_output_neuron
 
@@ -99,19 +105,44 @@ class _Builder:
         )
 
 
-def build_generator(arch="mlp", neuron="dbn", follow=DEFAULT_FOLLOW, seed=None, name="generator"):
-    """G(z) -> {"samples", "preactivated"}.
+def check_image_shape(arch, image_shape):
+    """`image_shape` as (H, W, 1) if `arch` can draw it; else ValueError saying why, in one
+    line: the CNN is the paper's, for 28 x 28 only (module doc)."""
+    if arch not in ("mlp", "cnn"):
+        raise ValueError(f"unknown arch {arch!r}; expected mlp or cnn")
+    shape = normalize_image_shape(image_shape)
+    if arch == "cnn" and shape != IMAGE_SHAPE:
+        raise ValueError(
+            f"the paper's CNN is built for 28x28 images (its transposed convolutions grow "
+            f"1 -> 2 -> 6 -> 13 -> 28) and these are {shape[0]}x{shape[1]}: use --arch=mlp, "
+            f"which takes any size."
+        )
+    return shape
+
+
+def build_generator(
+    arch="mlp",
+    neuron="dbn",
+    follow=DEFAULT_FOLLOW,
+    seed=None,
+    name="generator",
+    image_shape=IMAGE_SHAPE,
+):
+    """G(z) -> {"samples", "preactivated"}, each [N, *image_shape].
 
     `follow`: 'code' (the authors' code as it ran: inference-mode batch norm, the neuron
     ignores the slope) or 'paper' (the paper's text); training.config.TrainConfig.follow explains.
+    `image_shape`: (H, W, 1), MNIST's by default; the CNN takes 28 x 28 only (module doc).
     """
+    image_shape = check_image_shape(arch, image_shape)
+    height, width, _ = image_shape
     build = _Builder(seed, "generator_init", follow)
     z = keras.Input((LATENT_DIM,), name="z")
     if arch == "mlp":
         # code: presets/generator/mlp_{round,bernoulli,real}.py
         h = build.dense(1024, "dense_1")(z)
         h = keras.layers.ReLU(name="relu_1")(build.norm("bn_1")(h))
-        h = build.dense(784, "dense_2")(h)
+        h = build.dense(height * width, "dense_2")(h)  # code: 784 = 28 x 28 output pixels
         h = build.norm("bn_2")(h)
     elif arch == "cnn":
         # code: presets/generator/cnn_{round,bernoulli,real}.py; 'valid' padding everywhere,
@@ -124,14 +155,12 @@ def build_generator(arch="mlp", neuron="dbn", follow=DEFAULT_FOLLOW, seed=None, 
             h = keras.layers.ReLU(name=f"relu_{i}")(build.norm(f"bn_{i}")(h))
         h = build.transconv(1, 4, 2, "transconv_4")(h)
         h = build.norm("bn_4")(h)
-    else:
-        raise ValueError(f"unknown arch {arch!r}; expected mlp or cnn")
     neuron_layer = make_output_neuron(
         neuron, seed=seeds.derive(seed, "sbn_noise"), use_slope=(follow == "paper")
     )
     samples, preactivated = neuron_layer(h)
-    to_image = keras.layers.Reshape(IMAGE_SHAPE, name="to_image", dtype="float32")
-    to_image_p = keras.layers.Reshape(IMAGE_SHAPE, name="to_image_p", dtype="float32")
+    to_image = keras.layers.Reshape(image_shape, name="to_image", dtype="float32")
+    to_image_p = keras.layers.Reshape(image_shape, name="to_image_p", dtype="float32")
     return keras.Model(
         z, {"samples": to_image(samples), "preactivated": to_image_p(preactivated)}, name=name
     )
@@ -149,13 +178,15 @@ def build_discriminator(
     weight_clip=None,
     seed=None,
     name="discriminator",
+    image_shape=IMAGE_SHAPE,
 ):
-    """D(x) -> one logit per image.
+    """D(x) -> one logit per image x [N, *image_shape].
 
     `batch_norm`: the `*_bn` presets, used with the GAN objective (paper Sec. 4.5).
     `weight_clip`: WGAN's clipping to [-c, c], as a Keras constraint so the optimizer applies
     it after every critic update (code: models.py clips all D variables after each `d_step`).
     """
+    image_shape = check_image_shape(arch, image_shape)
     constraint = None if weight_clip is None else ClipWeights(weight_clip)
     build = _Builder(seed, "discriminator_init", follow, constraint)
 
@@ -169,7 +200,7 @@ def build_discriminator(
             h = build.norm(f"bn_{i}")(h)
         return piecewise_linear.LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=f"lrelu_{i}")(h)
 
-    x = keras.Input(IMAGE_SHAPE, name="x")
+    x = keras.Input(image_shape, name="x")
     if arch == "mlp":
         # code: presets/discriminator/mlp.py and mlp_bn.py
         h = keras.layers.Flatten(name="flatten")(x)
@@ -183,8 +214,6 @@ def build_discriminator(
         h = piecewise_linear.MaxPooling2D(2, 2, padding="same", name="pool_2")(h)
         h = keras.layers.Flatten(name="flatten")(h)
         h = hidden(build.dense(128, "dense_3"), h, 3)
-    else:
-        raise ValueError(f"unknown arch {arch!r}; expected mlp or cnn")
     logits = build.dense(1, "logits")(h)
     # The last layer stays float32 under mixed precision (Keras mixed-precision guide).
     logits = keras.layers.Activation("linear", dtype="float32", name="logits_f32")(logits)
