@@ -23,7 +23,7 @@ from binarygan_tf.model.defaults import (
     DEFAULT_FOLLOW,
     FOLLOW,
 )
-from binarygan_tf.training import run_directory
+from binarygan_tf.training import datasets, run_directory
 
 NEURONS = ("dbn", "sbn", "real")
 OBJECTIVES = ("gan", "wgan", "wgan-gp")
@@ -57,6 +57,22 @@ def setting(default, help, group, *, source=None, on_resume=FIXED, choices=None)
 @dataclasses.dataclass
 class TrainConfig:
     # -- data
+    dataset: str = setting(
+        datasets.MNIST,
+        "What to train on: mnist (the paper's: train + test merged, 70,000 images), "
+        "tfds:NAME (a TFDS image dataset, e.g. tfds:fashion_mnist; offline from "
+        "--tfds_data_dir), folder:PATH (PNG, JPEG or BMP images, made grayscale) or npy:FILE / "
+        "npz:FILE (an array N x H x W [x 1]). Any H x W for --arch=mlp, 28 x 28 for the "
+        "paper's CNN (docs/datasets.md).",
+        "data",
+    )
+    binarize: str | None = setting(
+        None,
+        "How pixels become 0/1: 'nonzero' (value > 0, the authors' rule and MNIST's default) "
+        "or a threshold T in [0, 1) (value > T, uint8 values divided by 255 first). Default: "
+        "MNIST's rule for mnist; other data must already be binary (0/1, bools, or 0 and 255).",
+        "data",
+    )
     mnist_dir: str | None = setting(
         None,
         "Folder with the four MNIST IDX files (.gz or raw). Falls back to env "
@@ -207,6 +223,12 @@ class TrainConfig:
         choices=PRECISIONS,
     )
 
+    def __post_init__(self):
+        # As config.json records them, so a resumed run compares like with like: a folder's
+        # absolute path, MNIST's default rule spelled out (datasets.canonical_binarize).
+        self.binarize = datasets.canonical_binarize(self.binarize, self.dataset)
+        self.dataset = datasets.canonical(self.dataset)
+
     # ------------------------------------------------------------ construction
     @classmethod
     def fields(cls):
@@ -273,6 +295,8 @@ class TrainConfig:
             )
         if self.resume and self.overwrite:
             raise UserError("--resume and --overwrite contradict each other; pick one.")
+        datasets.check(self.dataset)  # the spec and its path; the data is read by train_lib
+        datasets.parse_binarize(self.binarize)
 
     def to_json(self):
         return dict(
@@ -292,6 +316,8 @@ def reconcile_resume(stored, given):
     """
     base = TrainConfig.from_dict(stored)
     by_name = {f.name: f for f in TrainConfig.fields()}
+    # The given values as the stored ones are spelled (TrainConfig.__post_init__).
+    given = {name: getattr(dataclasses.replace(base, **given), name) for name in given}
     changes = {}
     for name, value in given.items():
         rule = by_name[name].metadata["on_resume"]
@@ -336,6 +362,8 @@ def resume_rule(name):
 
 
 def _flag_value(value):
+    if value is None:
+        return "(unset)"
     if isinstance(value, bool):
         return str(value).lower()
     return value

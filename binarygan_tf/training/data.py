@@ -1,5 +1,9 @@
 """Binarized MNIST, from TFDS or straight from the four IDX files, as a resumable tf.data stream.
 
+The other data `--dataset` offers are read by datasets.py; this module keeps what they share
+with MNIST: reading TFDS without hanging offline (`read_tfds`) and the training stream, which
+takes any binary images [N, H, W, 1].
+
 The authors train on MNIST train + test merged (70,000 images), binarized as `pixel > 0`
 (`training_data/load_mnist_to_sa.py --merge --binary`), and draw each epoch as a fresh
 permutation cut into 70,000 // 64 = 1,093 batches with the remainder dropped
@@ -25,7 +29,6 @@ import urllib.request
 import zlib
 
 import numpy as np
-import tensorflow as tf
 
 from binarygan_tf.errors import DataError, UserError
 from binarygan_tf.model import seeds
@@ -106,7 +109,7 @@ def read_idx(path):
 
 # ---------------------------------------------------------------- TFDS
 # Offline, `tfds.load` retries its download for minutes, logs dozens of lines and leaves a
-# partial data dir behind. So a missing MNIST is first checked for locally, then the download
+# partial data dir behind. So a missing dataset is first checked for locally, then the download
 # host (or the HTTPS proxy) is probed with a short timeout, and whatever a failed attempt
 # wrote into the data dir is removed.
 TFDS_HOST = ("storage.googleapis.com", 443)  # where TFDS downloads MNIST from
@@ -118,41 +121,67 @@ _TFDS_FIX = (
 
 
 def _load_tfds(split, tfds_data_dir):
-    try:
-        import tensorflow_datasets as tfds
-
-        builder = tfds.builder("mnist", data_dir=tfds_data_dir)
-        with _absl_warnings_off():  # is_prepared() logs a warning for every missing dataset
-            prepared = builder.is_prepared()
-    except Exception as e:  # a broken install
-        raise DataError(f"TFDS is not usable ({_one_line(e)}). {_HOW_TO_FIX}") from None
-    root = os.path.dirname(os.path.dirname(builder.data_dir))  # DATA_DIR/mnist/VERSION
-    if not prepared:
-        _require_download_reachable(root)
-    local = "://" not in root  # gs://... data dirs are left to TFDS
-    try:
-        with _removed_on_failure(root) if local else contextlib.nullcontext():
-            images, labels = tfds.as_numpy(
-                tfds.load(
-                    "mnist", split=split, data_dir=tfds_data_dir, batch_size=-1, as_supervised=True
-                )
+    images, labels = read_tfds(
+        "mnist",
+        tfds_data_dir,
+        lambda tfds, builder: tfds.as_numpy(
+            tfds.load(
+                "mnist", split=split, data_dir=tfds_data_dir, batch_size=-1, as_supervised=True
             )
-    except Exception as e:  # the download or the preparation failed
-        raise DataError(
-            f"TFDS could not load MNIST ({_one_line(e)}). {_HOW_TO_FIX} {_TFDS_FIX}"
-        ) from None
+        ),
+        what="MNIST",
+        fix=_HOW_TO_FIX,
+        tfds_fix=_TFDS_FIX,
+    )
     return np.asarray(images, np.uint8), np.asarray(labels, np.int64)
 
 
-def _require_download_reachable(root):
+def read_tfds(name, tfds_data_dir, read, *, what, fix, tfds_fix=""):
+    """`read(tfds, builder)` of the TFDS dataset `name`, where it cannot hang offline: a
+    dataset not prepared in the data dir is only downloaded when the download host answers
+    within PROBE_TIMEOUT, and what a failed download wrote is removed. Every failure is one
+    DataError naming `what` and ending with the `fix` (and `tfds_fix`, for TFDS only)."""
+    try:
+        import tensorflow_datasets as tfds
+
+        builder = tfds.builder(name, data_dir=tfds_data_dir)
+        with _absl_warnings_off():  # is_prepared() logs a warning for every missing dataset
+            prepared = builder.is_prepared()
+    except Exception as e:  # a broken install, or a name TFDS does not know
+        if type(e).__name__ == "DatasetNotFoundError":
+            raise DataError(
+                f"TFDS has no dataset {name!r} (`tfds.list_builders()` lists the ones it "
+                f"knows), nor is one prepared under that name in "
+                f"{tfds_data_dir or 'its default data dir'}."
+            ) from None
+        raise DataError(f"TFDS is not usable ({one_line(e)}). {fix}") from None
+    # DATA_DIR/NAME[/CONFIG]/VERSION: as many levels up as NAME has parts, and the version.
+    root = builder.data_dir
+    for _ in range(name.split(":")[0].count("/") + 2):
+        root = os.path.dirname(root)
+    if not prepared:
+        _require_download_reachable(root, what, f"{fix} {tfds_fix}".strip())
+    local = "://" not in root  # gs://... data dirs are left to TFDS
+    try:
+        with _removed_on_failure(root) if local else contextlib.nullcontext():
+            return read(tfds, builder)
+    except DataError:
+        raise
+    except Exception as e:  # the download or the preparation failed
+        raise DataError(
+            f"TFDS could not load {what} ({one_line(e)}). {fix} {tfds_fix}".strip()
+        ) from None
+
+
+def _require_download_reachable(root, what="MNIST", fix=f"{_HOW_TO_FIX} {_TFDS_FIX}"):
     """A DataError within PROBE_TIMEOUT if the download's first hop cannot be connected to."""
     host, port = _download_endpoint()
     try:
         _connect_within((host, port), PROBE_TIMEOUT)
     except OSError as e:
         raise DataError(
-            f"MNIST is not in the TFDS data dir {root} and cannot be downloaded: {host}:{port} "
-            f"is unreachable ({_one_line(e)}). {_HOW_TO_FIX} {_TFDS_FIX}"
+            f"{what} is not in the TFDS data dir {root} and cannot be downloaded: {host}:{port} "
+            f"is unreachable ({one_line(e)}). {fix}"
         ) from None
 
 
@@ -186,7 +215,7 @@ def _download_endpoint():
     return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
 
 
-def _one_line(error, width=200):
+def one_line(error, width=200):
     """`Type: first line of the message`, shortened at a word boundary."""
     text = (str(error).strip().splitlines() or [""])[0]
     return textwrap.shorten(f"{type(error).__name__}: {text}", width, placeholder=" ...")
@@ -292,9 +321,11 @@ def steps_per_epoch(num_images, batch_size):
 
 
 def make_training_dataset(images, batch_size, seed, start_step=0):
-    """Infinite float32 batches [batch_size,28,28,1]; batch `b` = batch `b % spe` of epoch
-    `b // spe`, each epoch a permutation fixed by (the run's data-order stream of `seed`,
-    epoch). Starts at `start_step`."""
+    """Infinite float32 batches [batch_size, H, W, 1] of `images` [N, H, W, 1] (0/1); batch
+    `b` = batch `b % spe` of epoch `b // spe`, each epoch a permutation fixed by (the run's
+    data-order stream of `seed`, epoch). Starts at `start_step`."""
+    import tensorflow as tf  # here, so that reading the data needs no TensorFlow start-up
+
     order_seed = seeds.derive(seed, "data_order")
     images = tf.constant(np.asarray(images, np.uint8))
     n = int(images.shape[0])

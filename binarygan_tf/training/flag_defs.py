@@ -60,6 +60,14 @@ def define_data_flags(flag_values=flags.FLAGS):
         _define_setting(flag_values, by_name[name])
 
 
+def define_dataset_flags(flag_values=flags.FLAGS):
+    """--dataset and --binarize as train.py has them (datasets.py), for another command that
+    reads a run's kind of data; define_data_flags gives MNIST's folders."""
+    by_name = {f.name: f for f in config.TrainConfig.fields()}
+    for name in ("dataset", "binarize"):
+        _define_setting(flag_values, by_name[name])
+
+
 def define_train_flags(flag_values=flags.FLAGS):
     """Flags of train.py: one per TrainConfig setting, plus the deprecated --bn_mode."""
     for field in config.TrainConfig.fields():
@@ -138,8 +146,8 @@ def define_sample_flags(flag_values=flags.FLAGS):
         "multi_string",
         "out",
         None,
-        "Required. Where to write: a .png grid or a .npy array ([num, 28, 28, 1] float32); "
-        "repeat for both.",
+        "Required. Where to write: a .png grid or a .npy array ([num, H, W, 1] float32, "
+        "28 x 28 for MNIST); repeat for both.",
     )
     _define(
         flag_values,

@@ -15,12 +15,12 @@ import numpy as np
 import tensorflow as tf
 
 from binarygan_tf import provenance
-from binarygan_tf.errors import TrainingFailed, UserError
-from binarygan_tf.model import export, networks, objectives, seeds
+from binarygan_tf.errors import DataError, TrainingFailed, UserError
+from binarygan_tf.model import contract, export, networks, objectives, seeds
 from binarygan_tf.model.trainer import CriticSchedule
 from binarygan_tf.training import callbacks as cbs
 from binarygan_tf.training import config as config_lib
-from binarygan_tf.training import data, run_directory
+from binarygan_tf.training import data, datasets, run_directory
 from binarygan_tf.training.config import TrainConfig  # noqa: F401 - the library's entry type
 
 
@@ -36,8 +36,9 @@ class TrainResult:
 
 
 # ------------------------------------------------------------------ building blocks
-def build_trainer(config):
-    """Generator, discriminator and trainer for `config`, compiled, optimizer slots built."""
+def build_trainer(config, image_shape=contract.IMAGE_SHAPE):
+    """Generator, discriminator and trainer for `config` and images of `image_shape`
+    (H, W, 1), compiled, optimizer slots built."""
     spec = objectives.OBJECTIVES[config.objective]
     d_batch_norm = (
         spec.discriminator_batch_norm
@@ -45,10 +46,15 @@ def build_trainer(config):
         else config.discriminator_batch_norm
     )
     generator = networks.build_generator(
-        config.arch, config.neuron, config.follow, seed=config.seed
+        config.arch, config.neuron, config.follow, seed=config.seed, image_shape=image_shape
     )
     discriminator = networks.build_discriminator(
-        config.arch, d_batch_norm, config.follow, weight_clip=spec.weight_clip, seed=config.seed
+        config.arch,
+        d_batch_norm,
+        config.follow,
+        weight_clip=spec.weight_clip,
+        seed=config.seed,
+        image_shape=image_shape,
     )
     schedule = CriticSchedule(
         config.critic_steps,
@@ -201,24 +207,60 @@ def run_training(config, log=print):
     config.validate()
     config, changes = config_lib.check_against_run_dir(config)
     start_time = time.time()
-    images = data.load_training_images(config.mnist_dir, config.tfds_data_dir)
+    images = datasets.load_images(
+        config.dataset, config.binarize, config.mnist_dir, config.tfds_data_dir
+    )
+    # Checked before the run directory is touched, so bad data leaves nothing half-written.
+    fingerprint = check_data(config, images)
     # Held until the run is exported or stopped: a second trainer of this directory is
     # refused (RunLocked) instead of interleaving checkpoints with this one; the folder is
     # checked again once held, emptied with --overwrite, probed, and the session timed.
     with run_directory.training_session(
         config.run_dir, resume=config.resume, overwrite=config.overwrite
     ) as session:
-        return _train(config, changes, images, start_time, session, log)
+        return _train(config, changes, images, fingerprint, start_time, session, log)
 
 
-def _train(config, changes, images, start_time, session, log):
+def check_data(config, images):
+    """The data's fingerprint (datasets.fingerprint), once it is data the run can train on;
+    else one line: fewer images than a batch, a size the architecture does not take
+    (networks.check_image_shape), or, on --resume, other images than the run started with
+    (config.json records their size and fingerprint)."""
+    data.steps_per_epoch(len(images), config.batch_size)
+    shape = tuple(images.shape[1:])
+    try:
+        networks.check_image_shape(config.arch, shape)
+    except ValueError as e:
+        raise UserError(f"--dataset={config.dataset}: {e}") from None
+    fingerprint = datasets.fingerprint(images)
+    stored = run_directory.read_stored(config.run_dir) if config.resume else {}
+    if "data" in stored and (
+        contract.image_shape(stored) != shape or stored["data"] != fingerprint
+    ):
+        then = f"{stored['data'].get('images')} of {_size(contract.image_shape(stored))}"
+        raise DataError(
+            f"the images of --dataset={config.dataset} changed since the run in "
+            f"{config.run_dir} started ({then} then, {len(images)} of {_size(shape)} now, "
+            f"fingerprint {stored['data'].get('sha256', '?')[:12]} then, "
+            f"{fingerprint['sha256'][:12]} now): a resumed run trains on the images it "
+            f"started with; put them back, or start a new run."
+        )
+    return fingerprint
+
+
+def _size(shape):
+    return f"{shape[0]}x{shape[1]}"
+
+
+def _train(config, changes, images, fingerprint, start_time, session, log):
     spe = data.steps_per_epoch(len(images), config.batch_size)
     run_dir = config.run_dir
+    image_shape = tuple(images.shape[1:])
 
     keras.utils.set_random_seed(config.seed)
     _set_precision(config.mixed_precision)
     try:
-        trainer = build_trainer(config)
+        trainer = build_trainer(config, image_shape)
     finally:
         _set_precision("off")
     checkpoints = RunCheckpoints(trainer, run_dir)
@@ -230,7 +272,11 @@ def _train(config, changes, images, start_time, session, log):
         )
     run_directory.record_config(
         run_dir,
-        config.to_json(),
+        {
+            **config.to_json(),
+            contract.IMAGE_SHAPE_KEY: list(image_shape),
+            "data": fingerprint,
+        },
         provenance.code_version(),
         resumed_at=int(trainer.generator_step.numpy()) if config.resume else None,
         changes=changes,
@@ -329,6 +375,8 @@ def _metadata(config, step, slope):
         arch=config.arch,
         objective=config.objective,
         follow=config.follow,
+        dataset=config.dataset,
+        binarize=config.binarize,
         generator_step=step,
         slope=slope,
         seed=config.seed,
@@ -348,10 +396,12 @@ def export_run(run_dir, checkpoint=None):
 
 def restore_trainer(config, checkpoint=None, log=print):
     """The run's trainer (G, D, optimizers, step, slope) as a checkpoint of it holds them
-    (default: the newest that reads back); for exporting, or looking at D after the fact."""
+    (default: the newest that reads back); for exporting, or looking at D after the fact.
+    The image shape is the one config.json recorded (runs from before it: MNIST's)."""
+    image_shape = contract.image_shape(run_directory.read_stored(config.run_dir))
     _set_precision(config.mixed_precision)
     try:
-        trainer = build_trainer(config)
+        trainer = build_trainer(config, image_shape)
     finally:
         _set_precision("off")
     RunCheckpoints(trainer, config.run_dir).restore(log, checkpoint, partial=True)
