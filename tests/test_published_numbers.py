@@ -7,11 +7,13 @@ published generator and the page's real-data row are measured again from nothing
 metrics.json, an empty classifier cache. They must give the committed numbers.
 
 What "the same" means across CPUs: the generator and the classifier are the same weights,
-but another CPU's kernels sum in another order, so features differ by float32 rounding
-(relative 1e-6) and a metric by about as much. NUMERIC_NOISE is that floor with a wide
-margin (docs/evaluation.md, "One yardstick on every machine", measured with oneDNN on and
-off and with one thread); a classifier retrained on another machine moves FD by 4-6%, four
-orders of magnitude more, so the test still tells the published yardstick from any other.
+but another CPU's kernels sum in another order. Measured on four published runs (MLP DBN,
+MLP SBN, MLP real-valued, CNN SBN) against their committed metrics: bit-identical with the
+settings that wrote them, with one thread too; with oneDNN off, FD moves by 6e-8 (relative)
+and the histogram measures by up to 2e-4, where a few of the 7.8 million preactivations
+cross a bin edge. NUMERIC_NOISE allows 5x that worst case; a classifier retrained on another
+machine moves FD by 4-6% (#28), 40x more, so the test still tells the published yardstick
+from any other.
 """
 
 import os
@@ -26,7 +28,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_MNIST = os.path.join(REPO, "..", "shared", "mnist")
 PUBLISHED_RUN = os.path.join(REPO, "models", "paper", "exp1_mlp_dbn")
 PAGE = os.path.join(REPO, "docs", "results.md")
-NUMERIC_NOISE = 1e-4  # relative; the measured cross-setting floor is below 1e-5
+NUMERIC_NOISE = 1e-3  # relative: 5x the worst measured (module doc)
 
 pytestmark = [
     pytest.mark.slow,
