@@ -23,6 +23,13 @@ our runs), authors_progress.json (which generator step each checkpoint
 is), authors_generator.npz (their G's variables and reference outputs), export_check.json,
 generator/, worker/ (the worker's request and answer).
 
+WGAN markers (issue #28, 2c; tools/wgan_markers.py): with `--marker_steps=2000,4000,6600`
+the worker records, at those generator steps and during the run, the sign of the critic's
+output layer, the critic's estimate (a mean over the last `--marker_window` steps) and the
+generator's end mass on a fixed z, into `markers.json` (worker.MarkerRecorder). Their loop
+restarts its counters on resume, so markers are recorded only by one uninterrupted run:
+`--marker_steps` with `--resume` is refused.
+
 Resuming: their loop cannot start mid-run (it restarts its own counter, so its 100-critic
 warm-up, sample schedule and epoch count start again; this is what their train.py's
 `pretrained_dir` does). `--resume` restores the latest checkpoint and runs their loop for
@@ -37,7 +44,7 @@ import numpy as np
 
 from binarygan_tf import files
 from binarygan_tf.authors import client, presets, repository
-from binarygan_tf.authors.worker import PROGRESS_FILE
+from binarygan_tf.authors.worker import MARKER_WINDOW, MARKERS_FILE, PROGRESS_FILE
 from binarygan_tf.errors import TrainingFailed, UserError, unwritable_output
 from binarygan_tf.training import run_directory
 
@@ -124,6 +131,22 @@ def define_flags():
     define("schedule", "integer", "max_steps", None, "Stop after this many generator steps.")
     define(
         "output",
+        "list",
+        "marker_steps",
+        None,
+        "Generator steps at which to record the WGAN markers into <out_dir>/markers.json "
+        "(the critic's output-layer sign, its estimate, the generator's end mass), e.g. "
+        "2000,4000,6600; only in a run from its start (tools/wgan_markers.py).",
+    )
+    define(
+        "output",
+        "integer",
+        "marker_window",
+        MARKER_WINDOW,
+        "The critic's estimate at a marker: the mean over this many generator steps before it.",
+    )
+    define(
+        "output",
         "string",
         "out_dir",
         None,
@@ -162,6 +185,8 @@ class CompareConfig:
     resume: bool = False
     overwrite: bool = False
     seed: int = 0
+    marker_steps: tuple | None = None  # generator steps; strings from the flag, checked in validate
+    marker_window: int = MARKER_WINDOW
     mnist_dir: str | None = None
     tfds_data_dir: str | None = None
     authors_repo: str | None = None
@@ -187,7 +212,36 @@ class CompareConfig:
             raise UserError(f"--max_steps must be a positive integer, got {self.max_steps}.")
         if self.resume and self.overwrite:
             raise UserError("--resume and --overwrite contradict each other; pick one.")
+        if self.marker_steps:
+            self.marker_steps = _marker_steps(self.marker_steps, self.max_steps)
+            if self.resume:
+                raise UserError(
+                    "--marker_steps needs one uninterrupted run (their loop restarts its "
+                    "counters on resume); start the run again with --overwrite."
+                )
+            if self.marker_window < 1:
+                raise UserError(
+                    f"--marker_window must be a positive integer, got {self.marker_window}."
+                )
         return setup
+
+
+def _marker_steps(values, max_steps):
+    """--marker_steps as sorted distinct positive ints, none beyond --max_steps."""
+    try:
+        steps = sorted({int(str(v).strip()) for v in values})
+    except ValueError:
+        raise UserError(
+            f"--marker_steps must be generator steps such as 2000,4000,6600, got "
+            f"{','.join(map(str, values))}."
+        ) from None
+    if steps[0] < 1:
+        raise UserError(f"--marker_steps must be positive, got {steps[0]}.")
+    if max_steps is not None and steps[-1] > max_steps:
+        raise UserError(
+            f"--marker_steps: {steps[-1]} is beyond --max_steps={max_steps}; the run ends first."
+        )
+    return tuple(steps)
 
 
 def check_resume(config, setup):
@@ -225,6 +279,13 @@ def run(config, log=print):
     check_resume(config, setup)
     run_directory.check_start(config.run_dir, resume=config.resume, overwrite=config.overwrite)
     images = data.load_training_images(config.mnist_dir, config.tfds_data_dir)
+    if config.marker_steps:
+        last = len(images) // BATCH_SIZE * config.epochs
+        if config.marker_steps[-1] > last:
+            raise UserError(
+                f"--marker_steps: {config.marker_steps[-1]} is beyond the run's {last} "
+                f"generator steps ({config.epochs} epochs of {len(images)} images)."
+            )
     # As for ours: one trainer per run directory, held until exported or stopped, checked
     # again once held, emptied with --overwrite, probed, and the session timed in the same
     # record (run_directory.TIMING_FILE), so publishing and the results page show their
@@ -271,6 +332,8 @@ def _train(config, setup, repo, commit, images, session, log):
         "images_path": images_path,
         "weights_path": os.path.join(run_dir, WEIGHTS_FILE),
     }
+    if config.marker_steps:
+        request.update(marker_steps=list(config.marker_steps), marker_window=config.marker_window)
     log(
         f"training the authors' code ({repo}, commit {commit}): {setup.model_class}, G "
         f"{setup.preset_g}, D {setup.preset_d}, {setup.gan_type}, {setup.optimizer}; output "
@@ -282,12 +345,21 @@ def _train(config, setup, repo, commit, images, session, log):
         os.remove(images_path)
     session.end(result["wall_seconds"])
     if result["status"] == "interrupted":
+        again = (
+            "The markers need one uninterrupted run; start it again with --overwrite."
+            if config.marker_steps
+            else f"Continue with: --resume --out_dir={config.run_dir}"
+        )
         log(
             f"{result['signal']} received: their loop stopped after generator step "
-            f"{result['generator_steps']} and saved {result['checkpoint']}. Continue with: "
-            f"--resume --out_dir={config.run_dir}"
+            f"{result['generator_steps']} and saved {result['checkpoint']}. {again}"
         )
         return dict(result, generator_path=None)
+    if config.marker_steps:
+        log(
+            f"markers at generator steps {', '.join(map(str, config.marker_steps))}: "
+            f"{os.path.join(config.run_dir, MARKERS_FILE)}"
+        )
     check, path = export(run_dir, setup, config, commit, repo, result)
     log(
         f"done: {result['generator_steps']} generator steps in {result['wall_seconds']:.0f} s; "

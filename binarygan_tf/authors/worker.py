@@ -5,6 +5,9 @@ REQUEST is a JSON file path or an inline JSON object with a "command":
 - `train`: build their model from a preset (presets.Setup), train it with their own
   `BinaryGAN.train` / `GAN.train` loop on the images given as a `.npy`, then dump G's
   variables and G's outputs on a fixed z (compare.py turns those into our SavedModel).
+  With `marker_steps`, also record the WGAN "early markers" at those generator steps, during
+  the run (their loop restarts its counters on resume, so they cannot be read afterwards
+  from checkpoints of one uninterrupted path): see `MarkerRecorder`.
 - `parity`: build their model, then drive their graph exactly as their loop does (their
   critic schedule; `sess.run([d_step, d_loss])` per critic update, `sess.run([g_step,
   d_loss, g_loss])` per generator update) with z, real batches and every random draw (SBN
@@ -38,6 +41,17 @@ from binarygan_tf.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR
 from binarygan_tf.model import seeds
 
 PROGRESS_FILE = "authors_progress.json"
+MARKERS_FILE = "markers.json"
+# The generator's end mass at a marker is measured on one fixed set of z, the same for their
+# code and ours (tools/wgan_markers.py): 2,048 = 32 of their fixed batches of 64 (their z
+# placeholder has the batch size in its shape). Its seed is no run's: seeds.py gives every
+# stream of a run a SeedSequence spawn key, and this plain root has none (28: issue #28).
+MARKER_Z_COUNT = 2048
+MARKER_Z_SEED = 28
+# The critic's estimate at a marker is a mean over the generator steps before it, because one
+# step's loss is one batch's: in a run of theirs (MLP DBN WGAN, steps 301-400) the per-step
+# values had a standard deviation of 0.34 around a mean of 0.48.
+MARKER_WINDOW = 200
 
 
 class RequestError(Exception):
@@ -92,6 +106,14 @@ def _seed(tf, seed):
         tf.compat.v1.set_random_seed(seed)
 
 
+def marker_z(count=MARKER_Z_COUNT, z_dim=None):
+    """The fixed z of the WGAN markers' end mass, [count, z_dim] float32 (both sides)."""
+    from binarygan_tf.model.contract import LATENT_DIM
+
+    rng = np.random.default_rng(MARKER_Z_SEED)
+    return rng.standard_normal((count, z_dim or LATENT_DIM)).astype(np.float32)
+
+
 def _generator_outputs(gan):
     """(samples, preactivated) tensors of their G: BinaryGAN keeps both, GAN's sigmoid output
     is its own preactivated value."""
@@ -100,7 +122,7 @@ def _generator_outputs(gan):
 
 
 # ------------------------------------------------------------------------------ train
-def _observed_session(sess, start_step, limit, on_save):
+def _observed_session(sess, start_step, limit, on_save, on_generator_step=None):
     """The session handed to their model: forwards every `run` unchanged and watches it.
 
     It counts generator updates (their loop runs `[g_step, d_loss, g_loss]`), records which
@@ -109,6 +131,11 @@ def _observed_session(sess, start_step, limit, on_save):
     SIGINT/SIGTERM, raises `_Stop` when their loop starts the next generator step (its first
     critic update), so it ends on a generator-step boundary. A `SessionInterface` subclass
     because `Saver.save/restore` check for one.
+
+    `on_generator_step(step, critic_loss, after_critics_loss)`, if given, is called after
+    each generator update with the loss their last critic update of that step fetched
+    (computed before that update is applied, as ours logs it) and the loss fetched with the
+    generator update (after all the step's critic updates, their batch.log's).
     """
     from tensorflow.python.client import session as session_lib
 
@@ -119,6 +146,7 @@ def _observed_session(sess, start_step, limit, on_save):
             self.signal = None
             self.gan = None
             self._step_start = True  # no critic update of the current step has run yet
+            self._critic_loss = None  # the d_loss fetched with the latest critic update
 
         @property
         def graph(self):
@@ -145,9 +173,14 @@ def _observed_session(sess, start_step, limit, on_save):
                 self._step_start = False
             result = sess.run(fetches, feed_dict, options, run_metadata)
             if gan is not None:
+                if first is gan.d_step and isinstance(fetches, (list, tuple)):
+                    self._critic_loss = result[1] if len(result) > 1 else None
                 if first is gan.g_step:
                     self.generator_steps += 1
                     self._step_start = True
+                    if on_generator_step is not None:
+                        after = result[1] if len(result) > 1 else None
+                        on_generator_step(self.generator_steps, self._critic_loss, after)
                 elif isinstance(fetches, str) and fetches == gan.saver.saver_def.save_tensor_name:
                     on_save(os.path.basename(_as_str(result)), self.generator_steps)
             return result
@@ -157,6 +190,80 @@ def _observed_session(sess, start_step, limit, on_save):
             signal.signal(signal.SIGINT, signal.default_int_handler)  # a 2nd Ctrl-C: out now
 
     return ObservedSession()
+
+
+class MarkerRecorder:
+    """The WGAN "early markers" of a run of their code (issue #28, 2c), recorded while it runs.
+
+    At each generator step in `steps` it writes to `path` (JSON, rewritten atomically at each
+    marker, so the markers reached survive a cut; a cut run is restarted from scratch all the
+    same, their resume not being exact):
+    - the critic's output layer: the mean of its kernel, its share of positive weights, its
+      mean |w| (the sign it collapses onto decides where a WGAN run goes);
+    - the critic's estimate: the negated critic loss their last critic update of each
+      generator step fetched (before that update is applied: the quantity ours logs), as a
+      mean over the last `window` generator steps; and, for reference, the mean of the loss
+      fetched with the generator update (their batch.log's quantity);
+    - the generator's end mass (evaluation.metrics.end_mass) of the preactivated outputs on
+      `marker_z()`, run through their graph in batches of their fixed batch size.
+    Reads only: the extra `sess.run`s touch no random op and no NumPy draw, so the training
+    path is the one a run without markers takes (tests/test_wgan_markers.py checks it).
+    """
+
+    def __init__(self, sess, gan, steps, window, path, batch):
+        import collections
+
+        self.sess, self.gan, self.path, self.batch = sess, gan, path, batch
+        self.steps = sorted(set(int(s) for s in steps))
+        self.window = collections.deque(maxlen=int(window))
+        self.markers = []
+        self.kernel = self._output_kernel(gan)
+        self.z = marker_z(z_dim=gan.z.shape.as_list()[1])
+        self.start = time.time()
+
+    @staticmethod
+    def _output_kernel(gan):
+        """D's output layer kernel: the kernel of D's highest-numbered layer (their nets are
+        lists of layers `D/main/Layer_<i>/`, the output last; variable_map.py)."""
+        kernels = {
+            name: var
+            for name, var in runtime.model_variables(gan).items()
+            if name.startswith("D/") and name.endswith("/kernel")
+        }
+        return kernels[max(kernels, key=lambda n: int(n.split("Layer_")[1].split("/")[0]))]
+
+    def __call__(self, step, critic_loss, after_critics_loss):
+        self.window.append((float(critic_loss), float(after_critics_loss)))
+        if step in self.steps:
+            self.record(step)
+
+    def record(self, step):
+        from binarygan_tf.evaluation import metrics
+
+        kernel = np.asarray(self.sess.run(self.kernel))
+        pre_t = _generator_outputs(self.gan)[1]
+        preactivated = np.concatenate(
+            [
+                np.asarray(self.sess.run(pre_t, {self.gan.z: self.z[i : i + self.batch]}))
+                for i in range(0, len(self.z), self.batch)
+            ]
+        )
+        losses = np.asarray(self.window, dtype=np.float64)
+        self.markers.append(
+            {
+                "generator_step": step,
+                "output_kernel_mean": float(kernel.mean()),
+                "output_kernel_positive_share": float(np.mean(kernel > 0)),
+                "output_kernel_mean_abs": float(np.abs(kernel).mean()),
+                "estimate": float(-losses[:, 0].mean()),
+                "estimate_after_critic_updates": float(-losses[:, 1].mean()),
+                "estimate_window": len(losses),
+                "end_mass": metrics.end_mass(preactivated),
+                "end_mass_z": len(self.z),
+                "train_seconds": time.time() - self.start,  # since their loop started
+            }
+        )
+        _write_json_atomic(self.path, {"markers": self.markers, "steps": self.steps})
 
 
 def _as_str(value):
@@ -187,9 +294,24 @@ def train(req):
         with startup.quiet_stderr():
             sess = tf.compat.v1.Session(config=runtime.session_config(code))
         with sess, sess.as_default():
-            observed = _observed_session(sess, 0, 0, on_save)
+            recorder = None
+
+            def on_generator_step(*args):
+                if recorder is not None:
+                    recorder(*args)
+
+            observed = _observed_session(sess, 0, 0, on_save, on_generator_step)
             gan = runtime.build(code, observed, setup, model_cfg)
             gan.init_all()
+            if req.get("marker_steps"):
+                recorder = MarkerRecorder(
+                    sess,
+                    gan,
+                    req["marker_steps"],
+                    req.get("marker_window", MARKER_WINDOW),
+                    os.path.join(out_dir, MARKERS_FILE),
+                    batch,
+                )
             observed.gan = gan
             done = 0
             if req.get("resume"):
@@ -280,6 +402,7 @@ def train(req):
                 "steps_per_epoch": spe,
                 "resumed_from_step": done,
                 "trainable_parameters": runtime.trainable_parameter_count(gan),
+                "markers": recorder.markers if recorder else None,
                 "wall_seconds": time.time() - start,
             }
 

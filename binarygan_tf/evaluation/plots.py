@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from binarygan_tf import metrics  # noqa: E402
+from binarygan_tf.training import run_directory  # noqa: E402
 from binarygan_tf.training.sample_grids import BINARY_CMAP as GRAY  # noqa: E402
 from binarygan_tf.training.sample_grids import PREACTIVATED_CMAP as VIRIDIS  # noqa: E402
 from binarygan_tf.training.sample_grids import tile  # noqa: E402
@@ -136,26 +137,52 @@ def preactivation_histograms(path, series, title="Histogram of preactivated outp
     return _save(fig, path)
 
 
+# A loss curve holds one of two critic losses (run_directory.LossCurve.quantity). The page
+# compares the loss of each generator step's last critic update, before it is applied (ours,
+# and the authors' step.log); their batch.log's loss, fetched after all of the step's critic
+# updates, is the only curve of their runs published before step.log was kept. Such a curve
+# is still drawn, it being all there is of those runs, but dotted, with its legend saying
+# what it is and a note under the figure, so it is never read as the other quantity.
+AFTER_UPDATES_LABEL = "after the critic updates"
+AFTER_UPDATES_NOTE = (
+    "Dotted: the authors' batch.log loss, fetched after all of a generator step's critic "
+    "updates (their step.log, which has the loss before the last critic update as the other "
+    "lines, was not kept for these runs); not the same quantity as the other lines."
+)
+
+
+def curve_style(theirs, quantity):
+    """(line style, legend suffix) of a loss curve: ours dashed, theirs solid, and the
+    after-critic-updates quantity dotted and named (AFTER_UPDATES_LABEL)."""
+    if quantity == run_directory.CRITIC_LOSS_AFTER_UPDATES:
+        return ":", f" ({AFTER_UPDATES_LABEL})"
+    return ("-" if theirs else "--"), ""
+
+
 def loss_curves(path, panels, title):
     """One panel per configuration: the critic's negated loss (WGAN: its estimate of the
     Wasserstein distance; WGAN-GP: minus the penalty too) per epoch, ours beside theirs.
-    `panels` is [(title, [(label, steps, values, theirs)])]; log scale, because the first
-    epoch's 100-critic warm-up starts ten times higher than where training settles."""
+    `panels` is [(title, [(label, steps, values, theirs, quantity)])], `quantity` a
+    run_directory.CRITIC_LOSS_* name (curve_style draws the two apart); log scale, because
+    the first epoch's 100-critic warm-up starts ten times higher than where training settles."""
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
+    after = False
     for ax, (panel_title, curves) in zip(axes[0], panels, strict=True):
         counts = {False: 0, True: 0}  # ours in blues and greens, theirs in reds and oranges
-        for label, steps, values, theirs in curves:
+        for label, steps, values, theirs, quantity in curves:
             colour = COLOURS[((0, 6, 3, 5), (1, 4, 9, 10))[theirs][counts[theirs] % 4]]
             counts[theirs] += 1
+            style, suffix = curve_style(theirs, quantity)
+            after = after or bool(suffix)
             values = np.asarray(values, dtype=float)
             ax.plot(
                 steps,
                 np.where(values > 0, values, np.nan),
                 color=colour,
                 linewidth=1.6 if theirs else 1.1,
-                linestyle="-" if theirs else "--",
+                linestyle=style,
                 marker=".",
-                label=label,
+                label=label + suffix,
             )
         ax.set_yscale("log")
         ax.set_xlabel("generator step")
@@ -163,4 +190,6 @@ def loss_curves(path, panels, title):
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel("critic loss, negated (epoch mean)")
     fig.suptitle(title, fontsize=11)
+    if after:
+        fig.text(0.01, -0.02, AFTER_UPDATES_NOTE, fontsize=8, ha="left", va="top", wrap=True)
     return _save(fig, path)

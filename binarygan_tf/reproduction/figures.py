@@ -11,6 +11,7 @@ import os
 from binarygan_tf.evaluation import plots
 from binarygan_tf.reproduction import experiments, run_choice
 from binarygan_tf.reproduction.paper import EXPERIMENTS, HISTOGRAM
+from binarygan_tf.training import run_directory
 
 
 def samples(run):
@@ -89,8 +90,10 @@ def write_figures(evals, figure_dir):
 
 
 def loss_curve_panels(evals):
-    """[(configuration, [(label, steps, -d_loss, theirs)])] for each authors'-code run with
-    a published loss curve, with every seed of ours of its configuration at its budget."""
+    """[(configuration, [(label, steps, -d_loss, theirs, quantity)])] for each authors'-code
+    run with a published loss curve, with every seed of ours of its configuration at its
+    budget. `quantity` is which critic loss the curve holds (run_directory.LossCurve): the
+    figure draws the two apart (plots.curve_style), never one as the other."""
     ours = evals.budgets.get(experiments.AUTHORS_PROFILE, {}).values()
     panels = []
     for spec in run_choice.authors_configurations(evals.authors):
@@ -109,10 +112,16 @@ def _curves(runs, who, fields, theirs):
     """The loss curves of `runs` of the configuration `fields`, by seed, for plots.loss_curves
     (`theirs`: drawn as the authors' code's)."""
     return [
-        (f"{who}, seed {r.spec.seed}", *_negated_critic_loss(r.losses), theirs)
+        (f"{who}, seed {r.spec.seed}", *_negated_critic_loss(r.losses), theirs, _quantity(r))
         for r in sorted(runs, key=lambda r: r.spec.seed)
         if r.losses and r.configuration.matches(**fields)
     ]
+
+
+def _quantity(run):
+    """Which critic loss a run's curve holds: publishing.read_losses says (a LossCurve); a
+    plain list is one of ours, the loss before the last critic update."""
+    return getattr(run.losses, "quantity", run_directory.CRITIC_LOSS_BEFORE_UPDATE)
 
 
 def _negated_critic_loss(losses):

@@ -8,7 +8,8 @@ as
     config.json    every setting of the run and the git commit that trained it
     timing.json    wall seconds, training sessions and generator steps
     losses.csv     the epoch means of the critic's and the generator's losses (the training
-                   curve the page draws beside the authors' code's)
+                   curve the page draws beside the authors' code's); the critic's column is
+                   named by which loss it is (LOSS_COLUMNS)
     metrics.json   the evaluation and the key it is valid for (evaluations.evaluate_run)
 
 and `models/<profile>/README.md` lists them (its text is models_readme.py's; this module writes
@@ -113,7 +114,7 @@ def publish(run_dir, published):
         os.path.isdir(generator_dir(published))
         and generator_digest(generator_dir(published)) == source_digest
         and read_json(os.path.join(published, TIMING_FILE)) == timing
-        and _read_text(os.path.join(published, LOSSES_FILE)) == losses
+        and _same_losses(published, losses)
     ):
         return False
     with files.atomic_directory(published) as tmp:
@@ -129,14 +130,57 @@ def publish(run_dir, published):
     return True
 
 
+# losses.csv names its critic-loss column by the quantity it holds (run_directory.LossCurve),
+# so a reader never draws one beside the other unknowingly. Files written before that have
+# `d_loss`: ours logged the loss before the last critic update, and every authors'-code file
+# came from their batch.log, fetched after the critic updates (LEGACY_LOSS_COLUMN).
+LOSS_COLUMNS = {
+    run_directory.CRITIC_LOSS_BEFORE_UPDATE: "critic_loss",
+    run_directory.CRITIC_LOSS_AFTER_UPDATES: "critic_loss_after_updates",
+}
+LEGACY_LOSS_COLUMN = "d_loss"
+
+
 def _losses_csv(curve):
     if not curve:
         return None
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["generator_step", "d_loss", "g_loss"])
+    writer.writerow(["generator_step", LOSS_COLUMNS[curve.quantity], "g_loss"])
     writer.writerows((step, f"{d:.6g}", f"{g:.6g}") for step, d, g in curve)
     return out.getvalue()
+
+
+def _parse_losses(text, authors_code):
+    """The LossCurve in a losses.csv's text; `authors_code` decides what a legacy `d_loss`
+    column holds (LOSS_COLUMNS)."""
+    reader = csv.DictReader(io.StringIO(text))
+    named = [(q, c) for q, c in LOSS_COLUMNS.items() if c in (reader.fieldnames or [])]
+    if named:
+        quantity, column = named[0]
+    else:
+        column = LEGACY_LOSS_COLUMN
+        quantity = (
+            run_directory.CRITIC_LOSS_AFTER_UPDATES
+            if authors_code
+            else run_directory.CRITIC_LOSS_BEFORE_UPDATE
+        )
+    rows = [
+        (int(row["generator_step"]), float(row[column]), float(row["g_loss"])) for row in reader
+    ]
+    return run_directory.LossCurve(rows, quantity)
+
+
+def _same_losses(published, text):
+    """Whether the published losses.csv holds what the losses.csv `text` holds (the same
+    quantity and numbers), in either column naming: a file of the legacy naming is not
+    rewritten for its header alone."""
+    old = _read_text(os.path.join(published, LOSSES_FILE))
+    if old is None or text is None:
+        return old == text
+    authors_code = "authors_commit" in read_config(published)
+    then, now = _parse_losses(old, authors_code), _parse_losses(text, authors_code)
+    return then == now and then.quantity == now.quantity
 
 
 def _read_text(path):
@@ -147,14 +191,12 @@ def _read_text(path):
 
 
 def read_losses(published):
-    """[(generator_step, d_loss, g_loss)] of a published run, or [] if it has none."""
+    """The LossCurve [(generator_step, d_loss, g_loss)] of a published run, with the quantity
+    its d_loss is; empty if it has none."""
     text = _read_text(os.path.join(published, LOSSES_FILE))
     if text is None:
-        return []
-    return [
-        (int(row["generator_step"]), float(row["d_loss"]), float(row["g_loss"]))
-        for row in csv.DictReader(io.StringIO(text))
-    ]
+        return run_directory.LossCurve()
+    return _parse_losses(text, authors_code="authors_commit" in read_config(published))
 
 
 def read_timing(published):

@@ -43,7 +43,13 @@ import time
 from binarygan_tf import files
 from binarygan_tf.errors import UserError, unwritable_output
 from binarygan_tf.model.contract import METADATA_FILE
-from binarygan_tf.model.defaults import DEFAULT_FOLLOW
+from binarygan_tf.model.defaults import (
+    CRITIC_STEPS,
+    CRITIC_WARMUP_EVERY,
+    CRITIC_WARMUP_STEPS,
+    CRITIC_WARMUP_UNTIL,
+    DEFAULT_FOLLOW,
+)
 
 # ================================================================== layout
 # Training writes these names and the reproduction reads them back: both sides import them
@@ -456,14 +462,103 @@ def state(config, num_images):
     return "new"
 
 
+# What the critic loss of a loss curve is, per generator step:
+# - before: the loss the step's last critic update was computed from, before that update is
+#   applied; ours (trainer.critic_loop), and their step.log's line before each generator update;
+# - after: the loss fetched with the generator update, after all the step's critic updates;
+#   their batch.log (and step.log's generator-update line).
+# They differ by what the last critic update did (docs/authors_code.md, "WGAN experiments"),
+# so a figure must not draw one as the other.
+CRITIC_LOSS_BEFORE_UPDATE = "before_last_critic_update"
+CRITIC_LOSS_AFTER_UPDATES = "after_critic_updates"
+AUTHORS_STEP_LOG = os.path.join(LOG_DIR, "step.log")
+
+
+class LossCurve(list):
+    """[(generator_step, d_loss, g_loss)] (a list, and equal to one) that says which critic
+    loss its d_loss is: `quantity`, one of the CRITIC_LOSS_* names."""
+
+    def __init__(self, rows=(), quantity=CRITIC_LOSS_BEFORE_UPDATE):
+        super().__init__(rows)
+        self.quantity = quantity
+
+
+def authors_critic_count(counter):
+    """Critic updates their loop runs before its generator step `counter` (0-based from the
+    start of the session: their loop restarts its counter on resume). Their models.py's
+    schedule, the one model/defaults.py names."""
+    if counter < CRITIC_WARMUP_UNTIL or counter % CRITIC_WARMUP_EVERY == 0:
+        return CRITIC_WARMUP_STEPS
+    return CRITIC_STEPS
+
+
+def authors_step_losses(run_dir):
+    """Their step.log read per generator step: ([negated critic loss before the step's last
+    critic update is applied], [negated critic loss fetched with the generator update]), one
+    entry per complete generator step, or None without a step.log.
+
+    Their loop (bgan/mnist/models.py) writes one line `global_step, -d_loss` per critic update,
+    with the loss fetched together with `d_step` (so computed from the weights before it), then
+    one for the generator update, with the loss fetched with `g_step`: `authors_critic_count(c)`
+    + 1 lines for generator step c. The global steps must count up by one a line (they count
+    both updates), which checks the schedule; a last step cut short (a killed run's buffered
+    file) is dropped."""
+    path = os.path.join(run_dir, AUTHORS_STEP_LOG)
+    if not os.path.isfile(path):
+        return None
+    steps, values = [], []
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            try:
+                step, value = line.split(",")
+                steps.append(int(step))
+                values.append(float(value))
+            except ValueError:  # a line cut short: the file ends here
+                break
+    before, after, i, counter = [], [], 0, 0
+    while True:
+        n = authors_critic_count(counter)
+        if i + n + 1 > len(values):
+            break
+        if steps[i + n] - steps[i] != n:
+            raise UserError(
+                f"{path}: generator step {counter} does not span {n + 1} updates (global "
+                f"steps {steps[i]}..{steps[i + n]}); not a log of their critic schedule."
+            )
+        before.append(values[i + n - 1])
+        after.append(values[i + n])
+        i += n + 1
+        counter += 1
+    return before, after
+
+
+def _authors_batch_rows(run_dir):
+    """Their batch.log's rows: [(epoch, negated critic loss, g_loss)], one per generator step."""
+    rows = []
+    with open(os.path.join(run_dir, AUTHORS_BATCH_LOG)) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            epoch, _, _, negative_critic_loss, g_loss = (float(x) for x in line.split(","))
+            rows.append((int(epoch), negative_critic_loss, g_loss))
+    return rows
+
+
 def loss_curve(run_dir):
-    """[(generator_step, d_loss, g_loss)] per epoch, in step order, or [] without a log.
+    """The run's LossCurve: (generator_step, d_loss, g_loss) per epoch, in step order, or an
+    empty one without a log. Its d_loss is the loss of each generator step's last critic
+    update, computed before that update is applied, wherever the logs hold it.
 
     Ours: logs/training_log.csv's epoch means (an older run's file has Keras' CSVLogger
-    columns; a resumed one may hold a row where a session was cut off mid-epoch). The
-    authors' code: their logs/batch.log, one row per generator step (`epoch, batch, time,
-    negative_critic_loss, g_loss`, the losses fetched with the generator update), averaged
-    per epoch, so both curves are epoch means of the same two losses."""
+    columns; a resumed one may hold a row where a session was cut off mid-epoch); the trainer
+    logs exactly that loss. The authors' code: per generator step, their logs/step.log's line
+    before the generator update (authors_step_losses), with g_loss and the epochs from
+    logs/batch.log, averaged per epoch. Its generator-update lines must equal batch.log's
+    loss column, which checks the parse. A run with batch.log only (their runs published
+    before step.log was kept) gives batch.log's loss, fetched after all the step's critic
+    updates: the curve's `quantity` says so."""
     ours = os.path.join(run_dir, TRAINING_LOG)
     if os.path.isfile(ours):
         with open(ours, newline="") as f:
@@ -472,22 +567,37 @@ def loss_curve(run_dir):
                 for row in csv.DictReader(f)
                 if row.get("generator_step") not in (None, "", "NA")
             }
-        return [(step, *by_step[step]) for step in sorted(by_step)]
-    theirs = os.path.join(run_dir, AUTHORS_BATCH_LOG)
-    if not os.path.isfile(theirs):
-        return []
+        return LossCurve([(step, *by_step[step]) for step in sorted(by_step)])
+    if not os.path.isfile(os.path.join(run_dir, AUTHORS_BATCH_LOG)):
+        return LossCurve()
+    rows = _authors_batch_rows(run_dir)
+    quantity = CRITIC_LOSS_AFTER_UPDATES
+    per_step = authors_step_losses(run_dir)
+    if per_step is not None:
+        before, after = per_step
+        rows = rows[: len(before)]  # a killed run's files may end at different steps
+        for k, (_, negative_critic_loss, _) in enumerate(rows):
+            # one fetched value, printed with six decimals in both files: equal, or misread
+            if after[k] != negative_critic_loss:
+                raise UserError(
+                    f"{os.path.join(run_dir, AUTHORS_STEP_LOG)}: generator step {k}'s "
+                    f"generator-update line reads {after[k]}, batch.log "
+                    f"{negative_critic_loss}; the step.log parse is off."
+                )
+        rows = [(epoch, before[k], g) for k, (epoch, _, g) in enumerate(rows)]
+        quantity = CRITIC_LOSS_BEFORE_UPDATE
     epochs = {}
-    with open(theirs) as f:
-        for line in f:
-            if line.startswith("#") or not line.strip():
-                continue
-            epoch, _, _, negative_critic_loss, g_loss = (float(x) for x in line.split(","))
-            epochs.setdefault(int(epoch), []).append((-negative_critic_loss, g_loss))
-    curve, step = [], 0
+    for epoch, negative_critic_loss, g_loss in rows:
+        epochs.setdefault(epoch, []).append((-negative_critic_loss, g_loss))
+    curve, step = LossCurve(quantity=quantity), 0
     for epoch in sorted(epochs):
-        rows = epochs[epoch]
-        step += len(rows)
+        values = epochs[epoch]
+        step += len(values)
         curve.append(
-            (step, sum(r[0] for r in rows) / len(rows), sum(r[1] for r in rows) / len(rows))
+            (
+                step,
+                sum(v[0] for v in values) / len(values),
+                sum(v[1] for v in values) / len(values),
+            )
         )
     return curve

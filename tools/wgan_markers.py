@@ -1,0 +1,639 @@
+"""WGAN early markers, ours beside the authors' code, over more seeds (issue #28, point 2c).
+
+Why: under WGAN (weight clipping) the critic's output layer ends on one sign in every run,
+negative in the runs whose estimate fell (all three of ours, their seed 1) and positive in
+their other two (docs/authors_code.md, "Found by running their code"). If that sign is
+decided early and splits alike in both codes over more seeds, the FD gap is chance. So each
+run (MLP DBN WGAN, seeds 3-8 by default, both codes) trains to `--max_steps` and records at
+each marker step:
+
+- the sign of the critic's output layer: the mean of its kernel, its share of positive weights;
+- the critic's estimate: its negated loss, the SAME quantity on both sides (the loss of each
+  generator step's last critic update, computed before that update is applied: ours'
+  training_log d_loss, their step.log line before each generator update), as a mean over the
+  `--window` generator steps before the marker;
+- the generator's end mass (evaluation.metrics.end_mass) of its preactivated outputs on one
+  fixed z of 2,048 (authors/worker.marker_z), the same z on both sides.
+
+Ours: `train.py --flagfile=flags/exp3_mlp_dbn_wgan.cfg --seed=S` through the library, in legs
+(`--resume --max_steps`, exact: legs give the run one straight session gives) to each
+window's start and to each marker; each marker reads the checkpoint there (as
+tools/critic_weights.py), the estimate comes from training_log.csv's rows of the window.
+Theirs: `compare_authors.py --arch=mlp --neuron=dbn --objective=wgan --seed=S
+--marker_steps=...`, which records the markers during one uninterrupted run of their loop
+(their resume restarts its counters: authors/worker.MarkerRecorder).
+
+    python tools/wgan_markers.py --mnist_dir=../shared/mnist --jobs=2   # seeds 3-8, both sides
+    python tools/wgan_markers.py --report_only                           # the tables again
+
+Output under `--out_dir` (runs/wgan_markers): `<side>_seed<S>/` (the run directory),
+`<side>_seed<S>.json` (its markers), `<side>_seed<S>.log` (its output). Rerunning skips the
+finished runs and continues the others: ours resumes from its latest checkpoint; a run of
+theirs cut short starts again from scratch, since their resume is not the uninterrupted run.
+Each run is a child process; `--jobs=2` runs two at a time, each pinned to one core.
+"""
+
+import itertools
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from absl import flags
+
+from binarygan_tf import files
+from binarygan_tf.errors import EXIT_INTERRUPTED, UserError
+
+SIDES = ("ours", "theirs")
+EXACT_SPLITS = 200_000  # above this many splits, permutation_p samples them
+FLAGFILE = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "flags", "exp3_mlp_dbn_wgan.cfg"
+)
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+flags.DEFINE_list("seeds", ["3", "4", "5", "6", "7", "8"], "Seeds to train, each on every side.")
+flags.DEFINE_list("sides", list(SIDES), "ours, theirs, or both.")
+flags.DEFINE_integer("max_steps", 6600, "Generator steps of each run (issue #28: near 6,600).")
+flags.DEFINE_list("markers", ["2000", "4000", "6600"], "Generator steps to record the markers at.")
+flags.DEFINE_integer("window", 200, "The estimate: a mean over this many steps before a marker.")
+flags.DEFINE_string("out_dir", os.path.join("runs", "wgan_markers"), "Where the runs go.")
+flags.DEFINE_string("mnist_dir", None, "The four MNIST IDX files (else TFDS).")
+flags.DEFINE_string("authors_repo", None, "Their checkout (default ../shared/authors_code).")
+flags.DEFINE_integer("jobs", 1, "Runs at a time; above 1 each is pinned to one core.")
+flags.DEFINE_boolean("report_only", False, "Train nothing: print the tables of the runs found.")
+flags.DEFINE_string("run", None, "Internal: train one run, SIDE:SEED, in this process.")
+
+
+# ============================================================== one run's record
+def run_name(side, seed):
+    return f"{side}_seed{seed}"
+
+
+def record_path(out_dir, side, seed):
+    return os.path.join(out_dir, run_name(side, seed) + ".json")
+
+
+def read_record(out_dir, side, seed):
+    path = record_path(out_dir, side, seed)
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def _new_record(side, seed, markers, window, max_steps, run_dir):
+    from binarygan_tf import provenance
+
+    return {
+        "side": side,
+        "seed": seed,
+        "marker_steps": list(markers),
+        "window": window,
+        "max_steps": max_steps,
+        "run_dir": run_dir,
+        "status": "running",
+        "markers": [],
+        "code": provenance.code_version(),
+        # The cores it ran on: their TF1 graph's float sums, and so their run, follow the
+        # thread count (--jobs=2 pins each run to one core); ours gave the same numbers on
+        # one core and on two in a 400-step run (docs/authors_code.md).
+        "cores": len(os.sched_getaffinity(0)),
+    }
+
+
+def is_done(record, markers, window, max_steps):
+    """Whether `record` is a finished run of these settings (the markers all recorded)."""
+    return (
+        record is not None
+        and record.get("status") == "done"
+        and record.get("marker_steps") == list(markers)
+        and record.get("window") == window
+        and record.get("max_steps") == max_steps
+    )
+
+
+# ============================================================== ours
+def plan_legs(markers, window, max_steps):
+    """The generator steps our run stops at, in order: each window's start, each marker, the
+    end. A leg ending at a window's start puts a training_log row there, so the window's
+    rows cover exactly its steps (window_mean)."""
+    stops = {max_steps}
+    for m in markers:
+        stops.update((max(m - window, 0), m))
+    return sorted(s for s in stops if s > 0)
+
+
+def training_log_rows(run_dir):
+    """[(generator_step, d_loss)] of training_log.csv, in file order. Each row is the mean
+    of the steps since the row before it in its session (an epoch end, or where a session
+    stopped), or since the session's start (a resume)."""
+    import csv
+
+    from binarygan_tf.training import run_directory
+
+    path = os.path.join(run_dir, run_directory.TRAINING_LOG)
+    if not os.path.isfile(path):
+        return []
+    with open(path, newline="") as f:
+        return [
+            (int(float(row["generator_step"])), float(row["d_loss"]))
+            for row in csv.DictReader(f)
+            if row.get("d_loss") not in (None, "")
+        ]
+
+
+def window_mean(rows, resume_steps, start, end):
+    """The mean d_loss over generator steps (start, end] from training_log rows, or None
+    when the rows do not cover exactly those steps.
+
+    Walks back from the last row at `end` while steps decrease, to a row at `start` (or the
+    file's beginning when start is 0), weighting each row by the steps since the row before
+    it. That chain is the run's path only if every session that began inside the window began
+    where a row ends (a session stopped, not killed): a killed session resumes from a
+    checkpoint that may lie past the last row, and its steps since that row are then in no
+    row (`resume_steps`: config.json's resumes, in order). A resume from before an earlier
+    session's start (its newest checkpoint unreadable) leaves that session's rows in the file
+    though its path is lost: no mean either. (A row is written after its epoch's checkpoint,
+    callbacks.build_callbacks, so a kill never leaves a row past the newest checkpoint.)"""
+    ends = [i for i, (step, _) in enumerate(rows) if step == end]
+    if not ends:
+        return None
+    chain = [rows[ends[-1]]]
+    i = ends[-1] - 1
+    while i >= 0 and start < rows[i][0] < chain[-1][0]:
+        chain.append(rows[i])
+        i -= 1
+    if not ((i >= 0 and rows[i][0] == start) or (i < 0 and start == 0)):
+        return None
+    steps = {step for step, _ in chain} | {start}
+    if any(start < r < end and r not in steps for r in resume_steps):
+        return None
+    rewound = any(
+        later <= earlier < end
+        for i, earlier in enumerate(resume_steps)
+        for later in resume_steps[i + 1 :]
+    )
+    if rewound:  # a session resumed from before an earlier one's start: its rows are lost
+        return None
+    chain.reverse()
+    total, previous = 0.0, start
+    for step, value in chain:
+        total += value * (step - previous)
+        previous = step
+    return total / (end - start)
+
+
+def _resume_steps(run_dir):
+    from binarygan_tf.training import run_directory
+
+    return [r["generator_step"] for r in run_directory.read_stored(run_dir).get("resumes", [])]
+
+
+def measure_ours(run_dir, step, z):
+    """The critic's output layer and the generator's end mass at checkpoint `step` of our run."""
+    import numpy as np
+
+    from binarygan_tf.evaluation import metrics
+    from binarygan_tf.training import run_directory, train_lib
+    from binarygan_tf.training.config import TrainConfig
+
+    checkpoint = os.path.join(run_dir, run_directory.CHECKPOINT_DIR, f"ckpt-{step}")
+    if not os.path.isfile(checkpoint + ".index"):
+        raise UserError(f"{run_dir} has no checkpoint of generator step {step} to measure.")
+    trainer = train_lib.restore_trainer(TrainConfig.load(run_dir), checkpoint, log=lambda *_: None)
+    if int(trainer.generator_step.numpy()) != step:
+        raise UserError(f"{checkpoint} holds generator step {int(trainer.generator_step.numpy())}.")
+    kernel = trainer.discriminator.get_layer("logits").kernel.numpy()
+    preactivated = np.concatenate(
+        [
+            trainer.generator(z[i : i + 256], training=False)["preactivated"].numpy()
+            for i in range(0, len(z), 256)
+        ]
+    )
+    return {
+        "generator_step": step,
+        "output_kernel_mean": float(kernel.mean()),
+        "output_kernel_positive_share": float(np.mean(kernel > 0)),
+        "output_kernel_mean_abs": float(np.abs(kernel).mean()),
+        "end_mass": metrics.end_mass(preactivated),
+        "end_mass_z": len(z),
+    }
+
+
+def run_ours(seed, run_dir, record_file, markers, window, max_steps, mnist_dir, log=print, **kw):
+    """Train our run in legs (plan_legs) and record each marker; returns "done" or
+    "interrupted". `kw` overrides settings of the flagfile (tests: tiny data and budgets)."""
+    import keras
+
+    from binarygan_tf.authors.worker import marker_z
+    from binarygan_tf.training import flag_defs, run_directory, train_lib
+
+    record = _load_or_new(record_file, "ours", seed, markers, window, max_steps, run_dir)
+    done = {m["generator_step"] for m in record["markers"]}
+    z = marker_z()
+    for stop in plan_legs(markers, window, max_steps):
+        trained = run_directory.trained_step(run_dir)
+        if trained < stop:
+            config = flag_defs.from_flagfile(
+                FLAGFILE,
+                **{
+                    "progress": "line",
+                    **kw,
+                    "seed": seed,
+                    "max_steps": stop,
+                    "out_dir": run_dir,
+                    "mnist_dir": mnist_dir,
+                    "resume": trained > 0,
+                    "overwrite": trained == 0 and os.path.exists(run_dir),
+                },
+            )
+            keras.backend.clear_session()
+            result = train_lib.run_training(config, log=log)
+            record["train_seconds"] = record.get("train_seconds", 0.0) + result.wall_seconds
+            files.atomic_write_json(record_file, record)
+            if result.status != "completed":
+                return "interrupted"
+        if stop in markers and stop not in done:
+            start = max(stop - window, 0)
+            marker = measure_ours(run_dir, stop, z)
+            mean = window_mean(training_log_rows(run_dir), _resume_steps(run_dir), start, stop)
+            marker.update(
+                estimate=None if mean is None else -mean,
+                estimate_window=stop - start,
+                train_seconds=record.get("train_seconds"),
+            )
+            if mean is None:
+                log(f"marker {stop}: its window was cut by a killed session; no estimate")
+            record["markers"].append(marker)
+            done.add(stop)
+            files.atomic_write_json(record_file, record)
+    record["status"] = "done"
+    files.atomic_write_json(record_file, record)
+    return "done"
+
+
+def _load_or_new(record_file, side, seed, markers, window, max_steps, run_dir):
+    record = None
+    if os.path.isfile(record_file):
+        with open(record_file) as f:
+            record = json.load(f)
+    same = record is not None and all(
+        record.get(k) == v
+        for k, v in dict(marker_steps=list(markers), window=window, max_steps=max_steps).items()
+    )
+    if record is not None and not same:
+        raise UserError(
+            f"{record_file} records another plan (markers {record.get('marker_steps')}, "
+            f"window {record.get('window')}, max_steps {record.get('max_steps')}); move it "
+            f"and its run away, or pass the same flags."
+        )
+    return record or _new_record(side, seed, markers, window, max_steps, run_dir)
+
+
+# ============================================================== theirs
+def run_theirs(seed, run_dir, record_file, markers, window, max_steps, mnist_dir, repo, log=print):
+    """Their run with the markers recorded during it (compare_authors.py --marker_steps), from
+    scratch whenever it is not finished; returns "done" or "interrupted"."""
+    from binarygan_tf.authors import compare
+    from binarygan_tf.authors.worker import MARKERS_FILE
+
+    record = _load_or_new(record_file, "theirs", seed, markers, window, max_steps, run_dir)
+    config = compare.CompareConfig(
+        neuron="dbn",
+        objective="wgan",
+        arch="mlp",
+        seed=seed,
+        max_steps=max_steps,
+        out_dir=run_dir,
+        overwrite=os.path.exists(run_dir),
+        mnist_dir=mnist_dir,
+        authors_repo=repo,
+        marker_steps=tuple(markers),
+        marker_window=window,
+    )
+    if os.path.exists(run_dir):
+        log(
+            f"{run_dir}: not finished; their resume is not one uninterrupted run, so it "
+            f"starts again from scratch"
+        )
+    result = compare.run(config, log=log)
+    if result["status"] != "completed":
+        return "interrupted"
+    with open(os.path.join(run_dir, MARKERS_FILE)) as f:
+        record["markers"] = json.load(f)["markers"]
+    record["train_seconds"] = result["wall_seconds"]
+    record["status"] = "done"
+    files.atomic_write_json(record_file, record)
+    return "done"
+
+
+# ============================================================== the tables
+def sign(marker):
+    """-1, 0 or +1: the sign of the output layer's mean weight (where it collapses to)."""
+    mean = marker["output_kernel_mean"]
+    return (mean > 0) - (mean < 0)
+
+
+def fisher_exact(table):
+    """Two-sided Fisher exact p of a 2x2 table [[a, b], [c, d]]: the probability, with the
+    margins fixed, of a table no more likely than the one seen."""
+    (a, b), (c, d) = table
+    row, col, n = a + b, a + c, a + b + c + d
+
+    def p(x):
+        return math.comb(col, x) * math.comb(n - col, row - x) / math.comb(n, row)
+
+    seen = p(a)
+    lo, hi = max(0, row + col - n), min(row, col)
+    return min(1.0, sum(p(x) for x in range(lo, hi + 1) if p(x) <= seen * (1 + 1e-9)))
+
+
+def permutation_p(first, second):
+    """Two-sided exact permutation p of the difference of means: the share of all ways to
+    split the pooled values into groups of these sizes whose means differ at least as much."""
+    pooled = list(first) + list(second)
+    k, n = len(first), len(first) + len(second)
+    if not first or not second:
+        return float("nan")
+    seen = abs(sum(first) / k - sum(second) / (n - k))
+    total = sum(pooled)
+    if math.comb(n, k) <= EXACT_SPLITS:
+        splits = itertools.combinations(range(n), k)
+    else:  # too many to list: a fixed random sample of them
+        import numpy as np
+
+        rng = np.random.default_rng(0)
+        splits = (rng.permutation(n)[:k] for _ in range(EXACT_SPLITS))
+    hits = count = 0
+    for chosen in splits:
+        s = sum(pooled[i] for i in chosen)
+        hits += abs(s / k - (total - s) / (n - k)) >= seen - 1e-12
+        count += 1
+    return hits / count
+
+
+def _fmt(value, spec):
+    return "—" if value is None else format(value, spec)
+
+
+def summary(records, markers):
+    """The Markdown tables: each run's markers, then the cross-tab of the output layer's sign
+    between the sides, with the odds that they differ."""
+    lines = ["| side | seed | " + " | ".join(f"{m:,} steps" for m in markers) + " |"]
+    lines.append("|---|---|" + "---|" * len(markers))
+    for r in sorted(records, key=lambda r: (SIDES.index(r["side"]), r["seed"])):
+        at = {m["generator_step"]: m for m in r["markers"]}
+        cells = []
+        for step in markers:
+            m = at.get(step)
+            if m is None:
+                cells.append("not yet")
+                continue
+            cells.append(
+                f"{'+-'[sign(m) < 0]} ({m['output_kernel_mean']:+.4f}, "
+                f"{m['output_kernel_positive_share']:.2f} > 0); est. "
+                f"{_fmt(m.get('estimate'), '.3f')}; end mass {m['end_mass']:.3f}"
+            )
+        status = "" if r.get("status") == "done" else " (running)"
+        lines.append(f"| {r['side']}{status} | {r['seed']} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Each cell: the sign of the critic's output layer (its mean weight, its share",
+        "of positive weights); the critic's estimate (negated loss, mean of the window);",
+        "the generator's end mass on the fixed z.",
+        "",
+    ]
+    lines += crosstab(records, markers)
+    return "\n".join(lines)
+
+
+def crosstab(records, markers):
+    """Is the sign decided at the first marker, and does it split alike on both sides?"""
+    first, last = markers[0], markers[-1]
+    by_side = {}
+    for r in records:
+        at = {m["generator_step"]: m for m in r["markers"]}
+        if first in at and last in at:
+            by_side.setdefault(r["side"], []).append((at[first], at[last]))
+    if not by_side:
+        return ["No run has reached its first and last marker yet."]
+    lines = [
+        f"| side | runs | negative at {first:,} | negative at {last:,} | "
+        f"same sign at {first:,} and {last:,} | mean end mass at {last:,} | "
+        f"mean estimate at {last:,} |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for side in SIDES:
+        pairs = by_side.get(side, [])
+        if not pairs:
+            continue
+        estimates = [b.get("estimate") for _, b in pairs if b.get("estimate") is not None]
+        lines.append(
+            f"| {side} | {len(pairs)} | {sum(sign(a) < 0 for a, _ in pairs)} | "
+            f"{sum(sign(b) < 0 for _, b in pairs)} | {sum(sign(a) == sign(b) for a, b in pairs)} | "
+            f"{sum(b['end_mass'] for _, b in pairs) / len(pairs):.3f} | "
+            f"{_fmt(sum(estimates) / len(estimates) if estimates else None, '.3f')} |"
+        )
+    if len(by_side) == 2:
+        ours, theirs = by_side["ours"], by_side["theirs"]
+        lines.append("")
+        for label, pick in ((f"at {first:,}", 0), (f"at {last:,}", 1)):
+            table = [
+                [sum(sign(p[pick]) < 0 for p in side), sum(sign(p[pick]) >= 0 for p in side)]
+                for side in (ours, theirs)
+            ]
+            lines.append(
+                f"- Negative output layer {label}: ours {table[0][0]} of {len(ours)}, theirs "
+                f"{table[1][0]} of {len(theirs)}; Fisher exact p = {fisher_exact(table):.3f} "
+                f"(the chance of a split at least this uneven if the code made no difference)."
+            )
+        for label, key in (("end mass", "end_mass"), ("estimate", "estimate")):
+            a = [p[1][key] for p in ours if p[1].get(key) is not None]
+            b = [p[1][key] for p in theirs if p[1].get(key) is not None]
+            lines.append(
+                f"- {label.capitalize()} at {last:,}: permutation p = {permutation_p(a, b):.3f} "
+                f"(the share of all splits of the {len(a) + len(b)} runs into groups of "
+                f"{len(a)} and {len(b)} whose means differ at least as much)."
+            )
+    return lines
+
+
+# ============================================================== the runs
+def _int_list(name, values, minimum=1):
+    try:
+        out = [int(v) for v in values]
+    except ValueError:
+        raise UserError(f"--{name} must be integers, got {','.join(values)}.") from None
+    if not out or min(out) < minimum:
+        raise UserError(f"--{name} must be integers of at least {minimum}, got {out}.")
+    return out
+
+
+def settings():
+    """The flags, checked: (seeds, sides, markers, window, max_steps)."""
+    f = flags.FLAGS
+    seeds = sorted(set(_int_list("seeds", f.seeds, minimum=0)))
+    sides = [s.strip() for s in f.sides]
+    if not sides or any(s not in SIDES for s in sides):
+        raise UserError(f"--sides must be ours and/or theirs, got {','.join(f.sides)}.")
+    markers = sorted(set(_int_list("markers", f.markers)))
+    if f.max_steps < 1 or markers[-1] > f.max_steps:
+        raise UserError(f"--markers must end by --max_steps={f.max_steps}, got {markers}.")
+    if f.window < 1:
+        raise UserError(f"--window must be a positive integer, got {f.window}.")
+    if f.jobs < 1:
+        raise UserError(f"--jobs must be a positive integer, got {f.jobs}.")
+    return seeds, sides, markers, f.window, f.max_steps
+
+
+def run_one(spec):
+    """--run=SIDE:SEED: one run in this process (the parent's child)."""
+    from binarygan_tf import startup
+
+    f = flags.FLAGS
+    _, _, markers, window, max_steps = settings()
+    side, _, seed = spec.partition(":")
+    if side not in SIDES or not seed.isdigit():
+        raise UserError(f"--run must be SIDE:SEED such as ours:3, got {spec}.")
+    seed = int(seed)
+    os.makedirs(f.out_dir, exist_ok=True)
+    run_dir = os.path.join(f.out_dir, run_name(side, seed))
+    record_file = record_path(f.out_dir, side, seed)
+    startup.quiet_tensorflow_import()
+    if side == "ours":
+        status = run_ours(seed, run_dir, record_file, markers, window, max_steps, f.mnist_dir)
+    else:
+        status = run_theirs(
+            seed, run_dir, record_file, markers, window, max_steps, f.mnist_dir, f.authors_repo
+        )
+    return EXIT_INTERRUPTED if status == "interrupted" else 0
+
+
+def _child(side, seed, cpu, argv_flags, out_dir):
+    """Start one run as a child process, its output appended to `<run>.log`."""
+    command = [sys.executable, os.path.abspath(__file__), f"--run={side}:{seed}", *argv_flags]
+    preexec = None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu}))
+    with open(os.path.join(out_dir, run_name(side, seed) + ".log"), "a") as log:
+        log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {side} seed {seed}\n")
+        log.flush()
+        # Its own session: a terminal's Ctrl-C reaches only the parent, which passes it on
+        # once (a second SIGINT would stop a child at once, without its checkpoint).
+        return subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+            preexec_fn=preexec,
+            start_new_session=True,
+        )
+
+
+def launch(pending, jobs, argv_flags, out_dir, log=print):
+    """Run `pending` [(side, seed)] as child processes, `jobs` at a time (pinned to one core
+    each when more than one); returns "done", "failed" or "interrupted"."""
+    cpus = sorted(os.sched_getaffinity(0)) if jobs > 1 else [None]
+    free = list(cpus[:jobs]) if jobs > 1 else [None]
+    running, queue, outcome = {}, list(pending), "done"
+    stop = []
+
+    def forward(signum, frame):
+        stop.append(signum)
+        for proc, _, _ in running.values():
+            if proc.poll() is None:
+                proc.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while queue or running:
+            while queue and free and not stop:
+                side, seed = queue.pop(0)
+                cpu = free.pop(0)
+                proc = _child(side, seed, cpu, argv_flags, out_dir)
+                running[(side, seed)] = (proc, cpu, time.time())
+                log(f"started {side} seed {seed}" + ("" if cpu is None else f" on core {cpu}"))
+            for key, (proc, cpu, started) in list(running.items()):
+                if proc.poll() is None:
+                    continue
+                del running[key]
+                free.append(cpu)
+                minutes = (time.time() - started) / 60
+                if proc.returncode == 0:
+                    log(f"finished {key[0]} seed {key[1]} in {minutes:.1f} min")
+                elif proc.returncode == EXIT_INTERRUPTED or stop:
+                    outcome = "interrupted"
+                    again = (
+                        "rerun the command to continue"
+                        if key[0] == "ours"
+                        else "rerun the command to train it again from scratch"
+                    )
+                    log(f"stopped {key[0]} seed {key[1]}; {again}")
+                else:
+                    outcome = "failed" if outcome == "done" else outcome
+                    log(
+                        f"{key[0]} seed {key[1]} failed (status {proc.returncode}); see "
+                        f"{os.path.join(out_dir, run_name(*key) + '.log')}"
+                    )
+            if stop:
+                queue.clear()
+            time.sleep(0.5)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return "interrupted" if stop else outcome
+
+
+def _child_flags():
+    f = flags.FLAGS
+    out = [
+        f"--max_steps={f.max_steps}",
+        f"--markers={','.join(f.markers)}",
+        f"--window={f.window}",
+        f"--out_dir={os.path.abspath(f.out_dir)}",
+    ]
+    if f.mnist_dir:
+        out.append(f"--mnist_dir={os.path.abspath(f.mnist_dir)}")
+    if f.authors_repo:
+        out.append(f"--authors_repo={os.path.abspath(f.authors_repo)}")
+    return out
+
+
+def main():
+    f = flags.FLAGS
+    if f.run:
+        return run_one(f.run)
+    seeds, sides, markers, window, max_steps = settings()
+    everything = [(side, seed) for seed in seeds for side in sides]
+    for side, seed in everything:  # a record of another plan: say so before training anything
+        if os.path.isfile(record_path(f.out_dir, side, seed)):
+            _load_or_new(
+                record_path(f.out_dir, side, seed), side, seed, markers, window, max_steps, None
+            )
+    pending = [
+        (side, seed)
+        for side, seed in everything
+        if not is_done(read_record(f.out_dir, side, seed), markers, window, max_steps)
+    ]
+    status = "done"
+    if pending and not f.report_only:
+        os.makedirs(f.out_dir, exist_ok=True)
+        print(
+            f"{len(everything) - len(pending)} of {len(everything)} runs finished earlier; "
+            f"training {len(pending)} ({f.jobs} at a time) into {f.out_dir}",
+            flush=True,
+        )
+        status = launch(pending, f.jobs, _child_flags(), f.out_dir)
+    records = [
+        r for side, seed in everything if (r := read_record(f.out_dir, side, seed)) is not None
+    ]
+    print()
+    print(summary(records, markers) if records else f"no run recorded in {f.out_dir} yet")
+    return {"done": 0, "interrupted": EXIT_INTERRUPTED}.get(status, 1)
+
+
+if __name__ == "__main__":
+    from binarygan_tf.commands import cli
+
+    cli.run(main, doc=__doc__)
