@@ -274,8 +274,12 @@ def authors_section(ctx):
             "",
             "How they trained: the critic's loss, negated, as the mean of each epoch (under WGAN "
             "the critic's estimate of the Wasserstein distance; under WGAN-GP minus the "
-            "penalty), ours per seed (dashed) and theirs (solid; their `logs/batch.log`, the "
-            "loss fetched with each generator update).",
+            "penalty). Both sides show the same quantity, the loss of each step's last critic "
+            "update, computed before that update is applied: ours per seed (dashed), theirs "
+            "(solid) read from their `logs/step.log`. Dotted: runs of theirs whose step.log "
+            "was not kept, from their `logs/batch.log`, the loss fetched with the generator "
+            "update, after all the critic updates (2-4% higher on the run where both exist; "
+            "docs/authors_code.md, WGAN experiments).",
             "",
             f"![loss curves]({ctx.link('loss_curves')})",
         ]
