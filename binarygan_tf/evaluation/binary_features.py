@@ -39,6 +39,9 @@ KERNEL_MASS = float(PYRAMID_KERNEL.sum() ** 2)  # 256: a feature's value when al
 # The pyramid's REDUCE step: the blur removes what a 2x subsampling would alias, and the
 # features are 4x fewer (196 for 28 x 28), so the 10,000 x 10,000 distance passes are cheap.
 STRIDE = 2
+# Neighbours of the k-NN manifolds: 3, as Kynkaanniemi et al. 2019 and the classifier-feature
+# measures (metrics.precision_recall).
+K_NEAREST = 3
 
 
 def _images(images, name):
@@ -68,7 +71,7 @@ def pyramid_features(images):
     return array[:, ::STRIDE, ::STRIDE].reshape(len(array), -1)
 
 
-def compare(data_images, sample_images, k=3):
+def compare(data_images, sample_images, k=K_NEAREST):
     """{"pyramid_precision", "pyramid_recall", "pyramid_fd"}: `sample_images` against
     `data_images` (held-out real images) on pyramid features.
 
@@ -76,7 +79,6 @@ def compare(data_images, sample_images, k=3):
     data images inside the samples' manifold (coverage: a dropped mode lowers it); FD: the
     Frechet distance between Gaussians fitted to the two feature sets, in units of ink^2
     (0 for identical sets; real data against other real data gives its floor at that size).
-    k = 3 as in Kynkaanniemi et al. 2019 and the classifier-feature measures.
     """
     data = _images(data_images, "data images")
     samples = _images(sample_images, "samples")
@@ -101,7 +103,7 @@ def compare(data_images, sample_images, k=3):
     }
 
 
-def data_agnostic_measures(data_images, sample_images, k=3):
+def data_agnostic_measures(data_images, sample_images, k=K_NEAREST):
     """Every measure that needs no classifier, in one dict: `compare`'s three, and
 
     - binary_fraction: share of sample values exactly 0 or 1;

@@ -7,6 +7,11 @@ what it is; without it a generator whose samples are not all 0/1 is treated as r
 
 Every model is compared with the binarized MNIST test digits. The reference row does the same
 for real held-out digits (binarized training digits), so each number has a yardstick.
+
+Data other than the paper's (a generator trained with `--dataset`, or `evaluate.py
+--dataset`) has no digit classifier: it is measured by `BinaryYardstick` against half of its
+own images, with the measures that need none (binary_features.py), and the output names the
+classifier's measures it skipped and why (docs/evaluation.md, "Data without a classifier").
 """
 
 import dataclasses
@@ -18,13 +23,14 @@ import numpy as np
 
 from binarygan_tf import files, formatting
 from binarygan_tf.errors import UserError
+from binarygan_tf.evaluation import binary_features, metrics, plots
 from binarygan_tf.evaluation import classifier as classifier_lib
-from binarygan_tf.evaluation import metrics, plots
-from binarygan_tf.model import seeds
+from binarygan_tf.model import contract, seeds
 from binarygan_tf.model.contract import LATENT_DIM, METADATA_FILE, SERVING_SIGNATURE
-from binarygan_tf.training import data, run_directory
+from binarygan_tf.training import data, datasets, run_directory
 
 REFERENCE_LABEL = "real data (binarized MNIST train digits)"
+HELD_OUT_LABEL = "real data (the other half of the images)"
 # Which measures a stored result holds: part of a cached result's key (reproduce.py), so
 # adding or changing a measure re-measures every published generator instead of mixing
 # results with and without it. 2: stray pixels added.
@@ -155,6 +161,9 @@ def binarizations(samples, real_valued, seed):
 class Yardstick:
     """The classifier and the real digits every sample set is measured against."""
 
+    kind = "classifier"
+    skipped = {}  # every measure applies
+
     def __init__(self, classifier, test_images):
         self.classifier = classifier
         self.test_features, self.test_probs = classifier.features_and_probs(test_images)
@@ -192,8 +201,96 @@ def make_yardstick(mnist_dir=None, tfds_data_dir=None, cache_dir=None, log=print
     return Yardstick(clf, data.binarize(test_images).astype(np.float32))
 
 
+# What MNIST's evaluation has that data without a classifier cannot: {measure: why}.
+CLASSIFIER_ONLY = {
+    "FD (classifier features)": "needs a network trained on labelled images of this data",
+    "classifier score": "needs p(y|x) from a classifier of this data",
+    "class shares, KL to uniform": "need class labels predicted by a classifier",
+    "precision, recall (classifier features)": "replaced by the pyramid-feature ones",
+}
+
+
+class BinaryYardstick:
+    """Data without a classifier: one half of its images is the reference every sample set
+    is compared with (binary_features: pyramid-feature precision, recall and FD, with pixel
+    density and stray pixels beside the data's), the other half is the real-data row."""
+
+    kind = "binary"
+    skipped = CLASSIFIER_ONLY
+
+    def __init__(self, reference, held_out, description):
+        self.reference = reference
+        self.held_out = held_out
+        self.description = description
+        self.data_density = metrics.pixel_density(reference)
+        self.classifier = None
+
+    @property
+    def num_samples(self):
+        """How many samples each generator draws: as many as the reference holds (the
+        k-NN precision and recall compare sets of one size)."""
+        return len(self.reference)
+
+    @property
+    def image_shape(self):
+        return tuple(self.reference.shape[1:])
+
+    def measure(self, images):
+        return binary_features.data_agnostic_measures(self.reference, images)
+
+
+def dataset_of(generators, dataset=None, binarize=None):
+    """(--dataset, --binarize) to measure `generators` against: the flags when given, else
+    the data the generators say they were trained on (binarygan.json; MNIST when it does not
+    say). Generators trained on different data cannot share one table: a UserError."""
+    if dataset is not None:
+        return datasets.canonical(dataset), binarize
+    trained_on = {
+        (g.metadata.get("dataset", datasets.MNIST), g.metadata.get("binarize")) for g in generators
+    }
+    if len(trained_on) > 1:
+        raise UserError(
+            "the generators were trained on different data ("
+            + "; ".join(f"{d} {b or ''}".strip() for d, b in sorted(trained_on, key=str))
+            + "); evaluate them separately, or name one with --dataset."
+        )
+    return trained_on.pop() if trained_on else (datasets.MNIST, None)
+
+
+def has_classifier(dataset, binarize):
+    """The digit classifier knows the paper's data only: MNIST binarized as pixel > 0."""
+    return datasets.canonical(dataset) == datasets.MNIST and binarize in (
+        None,
+        datasets.NONZERO,
+    )
+
+
+def make_binary_yardstick(
+    dataset, binarize, num_samples, seed, mnist_dir=None, tfds_data_dir=None, log=print
+):
+    """A BinaryYardstick on `dataset`: its images shuffled with `seed`, split in two halves of
+    at most `num_samples` each."""
+    images = datasets.load_images(dataset, binarize, mnist_dir, tfds_data_dir)
+    half = min(num_samples, len(images) // 2)
+    if half <= binary_features.K_NEAREST:
+        raise UserError(
+            f"{dataset} holds {len(images)} images: too few to measure (each half must hold "
+            f"more than {binary_features.K_NEAREST})."
+        )
+    if half < num_samples:
+        log(f"{dataset} holds {len(images)} images: measuring {half} samples against {half}")
+    order = seeds.rng(seed, "evaluation_split").permutation(len(images))
+    pick = images.astype(np.float32)
+    return BinaryYardstick(
+        pick[order[:half]], pick[order[half : 2 * half]], f"{dataset} ({len(images)} images)"
+    )
+
+
 def reference_row(yardstick, num_samples, seed, mnist_dir=None, tfds_data_dir=None):
-    """Real held-out digits measured like a generator: binarized train digits vs test digits."""
+    """Real held-out digits measured like a generator: binarized train digits vs test digits
+    (for data without a classifier: the half of its images that is not the reference)."""
+    if yardstick.kind == "binary":
+        return yardstick.measure(yardstick.held_out)
     train_images, _ = data.load_mnist_split("train", mnist_dir, tfds_data_dir)
     rng = seeds.rng(seed, "evaluation_reference")
     pick = rng.choice(len(train_images), size=min(num_samples, len(train_images)), replace=False)
@@ -249,11 +346,25 @@ COLUMNS = (  # (key, header, format)
     ("pixel_density", "density", "{:.3f}"),
     ("stray_pixel_share", "stray", "{:.3f}"),
 )
+# Data without a classifier (BinaryYardstick): the pyramid-feature measures and the pixels'.
+BINARY_COLUMNS = (
+    ("pyramid_fd", "FD (pyramid)", "{:.3f}"),
+    ("pyramid_precision", "precision", "{:.3f}"),
+    ("pyramid_recall", "recall", "{:.3f}"),
+    ("binary_fraction", "binary", "{:.3f}"),
+    ("pixel_density", "density", "{:.3f}"),
+    ("stray_pixel_share", "stray", "{:.3f}"),
+)
 SHAPE_COLUMNS = (
     ("end_mass", "end mass", "{:.3f}"),
     ("notch_ratio", "notch", "{:.2f}"),
     ("narrow_notch_ratio", "notch (narrow)", "{:.2f}"),
 )
+
+
+def columns(results):
+    """The measure columns of `results`: the classifier's, or those of data without one."""
+    return BINARY_COLUMNS if results.get("measures") == BinaryYardstick.kind else COLUMNS
 
 
 def table_rows(results):
@@ -262,20 +373,26 @@ def table_rows(results):
     def fmt(fmt_, value):
         return formatting.number(value, fmt_)
 
-    rows = [(REFERENCE_LABEL, {h: fmt(f, results["reference"].get(k)) for k, h, f in COLUMNS})]
+    measure_columns = columns(results)
+    reference_label = (
+        HELD_OUT_LABEL if results.get("measures") == BinaryYardstick.kind else REFERENCE_LABEL
+    )
+    rows = [
+        (reference_label, {h: fmt(f, results["reference"].get(k)) for k, h, f in measure_columns})
+    ]
     for h in (h for _, h, _ in SHAPE_COLUMNS):
         rows[0][1][h] = formatting.MISSING
     for model in results["models"]:
         for variant, values in model["variants"].items():
             label = model["label"] + ("" if variant == "binary" else f" [{variant}]")
-            cells = {h: fmt(f, values.get(k)) for k, h, f in COLUMNS}
+            cells = {h: fmt(f, values.get(k)) for k, h, f in measure_columns}
             cells.update({h: fmt(f, model["preactivation"].get(k)) for k, h, f in SHAPE_COLUMNS})
             rows.append((label, cells))
     return rows
 
 
 def markdown_table(results):
-    headers = ["model"] + [h for _, h, _ in COLUMNS + SHAPE_COLUMNS]
+    headers = ["model"] + [h for _, h, _ in columns(results) + SHAPE_COLUMNS]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for label, cells in table_rows(results):
         lines.append("| " + " | ".join([label] + [cells[h] for h in headers[1:]]) + " |")
@@ -283,7 +400,7 @@ def markdown_table(results):
 
 
 def text_table(results):
-    headers = ["model"] + [h for _, h, _ in COLUMNS + SHAPE_COLUMNS]
+    headers = ["model"] + [h for _, h, _ in columns(results) + SHAPE_COLUMNS]
     rows = [[label] + [cells[h] for h in headers[1:]] for label, cells in table_rows(results)]
     widths = [max(len(r[i]) for r in rows + [headers]) for i in range(len(headers))]
 
@@ -308,9 +425,14 @@ def evaluate(
     cache_dir=None,
     log=print,
     classifier=None,
+    dataset=None,
+    binarize=None,
 ):
     """Evaluate several generators together; writes metrics.json, metrics.md and figures.
-    `classifier`: classifier.load's source (default: the published classifier)."""
+    `classifier`: classifier.load's source (default: the published classifier). `dataset`,
+    `binarize`: the data to measure against (default: what the generators were trained on);
+    only MNIST binarized as pixel > 0 has the digit classifier, other data is measured with
+    BinaryYardstick."""
     if not generator_paths:
         raise UserError("no --generator given; pass one or more RUN_DIR/generator folders.")
     if labels and len(labels) != len(generator_paths):
@@ -326,11 +448,25 @@ def evaluate(
         load_generator(path, label) for path, label in zip(generator_paths, labels, strict=True)
     ]
     _check_writable(out_dir)
-    yardstick = make_yardstick(mnist_dir, tfds_data_dir, cache_dir, log=log, classifier=classifier)
+    dataset, binarize = dataset_of(generators, dataset, binarize)
+    if has_classifier(dataset, binarize):
+        yardstick = make_yardstick(
+            mnist_dir, tfds_data_dir, cache_dir, log=log, classifier=classifier
+        )
+    else:
+        yardstick = make_binary_yardstick(
+            dataset, binarize, num_samples, seed, mnist_dir, tfds_data_dir, log=log
+        )
+        num_samples = yardstick.num_samples
+        _check_image_shapes(generators, yardstick.image_shape, dataset)
     results = {
         "num_samples": num_samples,
         "seed": seed,
-        "classifier": {k: v for k, v in yardstick.classifier.info.items()},
+        "dataset": dataset,
+        "binarize": binarize,
+        "measures": yardstick.kind,
+        "skipped": dict(yardstick.skipped),
+        "classifier": dict(yardstick.classifier.info) if yardstick.classifier else None,
         "data_density": yardstick.data_density,
         "reference": reference_row(yardstick, num_samples, seed, mnist_dir, tfds_data_dir),
         "models": [],
@@ -357,7 +493,28 @@ def evaluate(
     write_json(os.path.join(out_dir, "metrics.json"), results)
     with open(os.path.join(out_dir, "metrics.md"), "w") as f:
         f.write(markdown_table(results) + "\n")
+        for line in skipped_lines(results):
+            f.write(f"\n{line}")
     return results
+
+
+def skipped_lines(results):
+    """One line per MNIST measure that could not be taken, and why (none for MNIST)."""
+    if not results.get("skipped"):
+        return []
+    return [f"Skipped for {results['dataset']} (no classifier of this data):"] + [
+        f"- {measure}: {why}" for measure, why in results["skipped"].items()
+    ]
+
+
+def _check_image_shapes(generators, shape, dataset):
+    for generator in generators:
+        drawn = contract.image_shape(generator.metadata)
+        if tuple(drawn[:2]) != tuple(shape[:2]):
+            raise UserError(
+                f"{generator.label} draws {drawn[0]} x {drawn[1]} images but {dataset} holds "
+                f"{shape[0]} x {shape[1]}; evaluate it against the data it was trained on."
+            )
 
 
 def _check_writable(out_dir):

@@ -27,6 +27,7 @@ STREAMS = (
     "evaluation_z",  # evaluate.py: z of the generated samples
     "evaluation_binarize",  # evaluate.py: Bernoulli binarization of real-valued outputs
     "evaluation_reference",  # evaluate.py: which real images form the reference row
+    "evaluation_split",  # evaluate.py, data without a classifier: its reference half
 )
 
 # Seeds stay below 2**31 - 2: Keras' TF backend folds a SeedGenerator's int64 state into int32
