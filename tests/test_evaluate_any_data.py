@@ -170,3 +170,24 @@ def test_command_line_measures_any_data_and_a_bad_spec_is_one_line(trained, tmp_
     errors = [line for line in bad.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "--dataset" in errors[0], bad.stderr
     assert "Traceback" not in bad.stderr and not (tmp_path / "out2").exists()
+
+
+def test_the_same_images_from_a_folder_or_an_npy_measure_alike(trained, results, tmp_path):
+    """Each source is read into the same images (in their order), so the same generator
+    measured against the same images from a folder of PNGs or an .npy gets the same numbers."""
+    from PIL import Image
+
+    generator, _, _ = trained
+    _, first = results
+    images = _bars(40)
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    for i, image in enumerate(images):
+        Image.fromarray(image.astype(bool)).convert("1").save(folder / f"{i:03d}.png")
+    np.save(tmp_path / "bars.npy", images)
+    for spec in (f"folder:{folder}", f"npy:{tmp_path / 'bars.npy'}"):
+        again = evaluation.evaluate(
+            [generator], str(tmp_path / "out"), num_samples=64, dataset=spec, log=lambda *_: None
+        )
+        assert again["reference"] == first["reference"], spec
+        assert again["models"][0]["variants"] == first["models"][0]["variants"], spec
