@@ -48,6 +48,13 @@ of gradients, whose scale varies over orders of magnitude). Besides, our optimiz
 start exactly where theirs do (TF1's RMSProp accumulator starts at 1, Keras' at 0).
 The mutation table in docs/authors_code.md (`python tools/parity_mutations.py`) shows that
 every defect it lists breaks this bound in at least one case.
+
+Late training (`run_case(..., checkpoint=...)`, tools/late_parity.py): the same comparison
+from one of their Saver checkpoints a few epochs in, where the accumulators have decayed and
+the critic sits on its clip, on real batches (of 64, their size) with normal z. Their worker
+restores the checkpoint with their own `Model.load` after `init_all`; both sides' critic
+schedules count from the checkpoint's generator step (`generator_step_of` its global step,
+which counts critic and generator updates), and our counters are set to the run's.
 """
 
 import contextlib
@@ -134,7 +141,12 @@ class _Ours:
     the same step with one critic update and with none (the single updates), each through
     TensorFlow's kernels and through XLA."""
 
-    def __init__(self, arch, neuron, objective, inputs, counts, patches):
+    def __init__(
+        self, arch, neuron, objective, inputs, counts, patches, batch=BATCH, config=None, start=None
+    ):
+        """`config`: the TrainConfig to build ours from (default: train.py's defaults for
+        this arch, neuron and objective at `batch`). `start`: (generator steps, critic
+        updates) their run had made before the first step of `inputs` (a checkpoint's)."""
         import keras
         import tensorflow as tf
 
@@ -142,9 +154,10 @@ class _Ours:
         from binarygan_tf.training import train_lib
 
         self.arch, self.counts, self.inputs = arch, counts, inputs
+        self.start_step, self.start_critics = start or (0, 0)
         self.setup = presets.setup_for(neuron, objective, arch)
-        self.config = train_lib.TrainConfig(
-            arch=arch, neuron=neuron, objective=objective, batch_size=BATCH, seed=0
+        self.config = config or train_lib.TrainConfig(
+            arch=arch, neuron=neuron, objective=objective, batch_size=batch, seed=0
         )
         keras.utils.set_random_seed(0)
         self.trainer = t = train_lib.build_trainer(self.config)
@@ -197,10 +210,12 @@ class _Ours:
         )
 
     def set_state(self, state, k, critics_done):
-        """Their state `state`, taken in generator step k after `critics_done` critic updates
-        of the whole run: weights, slots, counters."""
+        """Their state `state`, taken in generator step k (of `inputs`) after `critics_done`
+        critic updates (since `inputs` began): weights, slots, counters. The counters are the
+        run's: `start` is added, so our critic schedule reads the generator step theirs does."""
         from binarygan_tf.authors import variable_map
 
+        k, critics_done = self.start_step + k, self.start_critics + critics_done
         for net, model, optimizer, bn in self._nets():
             variable_map.load(model, state, net, self.arch, bn)
             variable_map.load_optimizer(
@@ -260,6 +275,7 @@ class _Ours:
             self.noise.use(np.arange(k + done, self.noise.size))
         self._whole(self._real(k))
         n = self.counts[k]
+        k, done = self.start_step + k, self.start_critics + done
         return {
             "generator_step": int(self.trainer.generator_step.numpy()) - k,
             "critic_updates": int(self.trainer.d_optimizer.iterations.numpy()) - done,
@@ -276,6 +292,16 @@ class _Ours:
                 "noise": None if self.noise is None else n + 1,
             },
         }
+
+    def free_step(self, real, z_row):
+        """One whole generator step from our current state (nothing set from theirs), on the
+        real batch `real` and row `z_row` of the replayed z; the loss of its last critic
+        update, computed before that update is applied (what our training log keeps)."""
+        import tensorflow as tf
+
+        self.trainer.reset_metrics()
+        self.z.use([z_row])
+        return float(self._whole(tf.constant(real, tf.float32))["d_loss"])
 
     def single_update(self, point, xla, state, k):
         """One update of step k from their `state` at `point`: the first or the last critic
@@ -339,12 +365,56 @@ def _compare(point, before, theirs, ours, xla):
     return out
 
 
-def run_case(arch, neuron, objective, workdir, authors_repo, stop_early=False):
+def generator_step_of(global_step):
+    """(generator steps, critic updates) of one uninterrupted run of their loop whose
+    `global_step` (which their critic and generator updates both advance) has this value:
+    the K with sum over k < K of (critic_count(k) + 1) = global_step. Their resume restarts
+    the loop's counter, so this holds for a checkpoint of a run from its start."""
+    from binarygan_tf.errors import UserError
+
+    k = total = 0
+    while total < global_step:
+        total += presets.critic_count(k) + 1
+        k += 1
+    if total != global_step:
+        raise UserError(
+            f"global step {global_step} ends no generator step of their critic schedule; "
+            f"not a checkpoint of one uninterrupted run of their loop."
+        )
+    return k, global_step - k
+
+
+def run_case(
+    arch,
+    neuron,
+    objective,
+    workdir,
+    authors_repo,
+    stop_early=False,
+    checkpoint=None,
+    images=None,
+    steps=N_STEPS,
+    batch=BATCH,
+    seed=SEED,
+):
     """Their run in a worker, ours alongside; returns the per-update comparisons, the per-step
     counters, their result and the initial slots on both sides. With `stop_early` it stops
-    at the end of the first step with a violation (tools/parity_mutations.py)."""
+    at the end of the first step with a violation (tools/parity_mutations.py).
+
+    With `checkpoint` (one of their Saver checkpoints, as a path prefix, and `images`: the
+    real training images), both start from it (late-training parity, tools/late_parity.py):
+    their worker restores it into their graph and the case runs `steps` generator steps of
+    real batches of `batch` and normal z from there, both sides' critic schedules counting
+    from the checkpoint's generator step (generator_step_of its global step)."""
     setup = presets.setup_for(neuron, objective, arch)
-    inputs, counts = draws.parity_inputs(arch, neuron, objective, N_STEPS, BATCH, SEED)
+    offset = (0, 0)  # (generator steps, critic updates) before the case's first step
+    if checkpoint is None:
+        inputs, counts = draws.parity_inputs(arch, neuron, objective, steps, batch, seed)
+    else:
+        offset = generator_step_of(checkpoint_global_step(checkpoint, setup.model_class))
+        inputs, counts = draws.late_inputs(
+            arch, neuron, objective, images, offset[0], steps, batch, seed
+        )
     np.savez(os.path.join(workdir, "inputs.npz"), **inputs)
     prefix = os.path.join(workdir, "state")
     request = {
@@ -353,24 +423,42 @@ def run_case(arch, neuron, objective, workdir, authors_repo, stop_early=False):
         "setup": vars(setup),
         "inputs_path": os.path.join(workdir, "inputs.npz"),
         "state_prefix": prefix,
-        "seed": SEED,
+        "seed": seed,
         "update_points": True,
     }
+    if checkpoint is not None:
+        request.update(checkpoint=os.path.abspath(checkpoint), start_step=offset[0])
     log_path = os.path.join(workdir, "parity.log")
     started = time.time()
-    run = {"updates": [], "steps": [], "result": None, "counts": counts, "stopped_at": None}
+    run = {
+        "updates": [],
+        "steps": [],
+        "result": None,
+        "counts": counts,
+        "stopped_at": None,
+        "start": {"generator_step": offset[0], "critic_updates": offset[1]},
+    }
     with open(log_path, "w") as log, contextlib.ExitStack() as patches:
         proc, result_path = client.start(request, workdir, stdout=log, stderr=log)
         try:
-            ours = _Ours(arch, neuron, objective, inputs, counts, patches)  # meanwhile
+            ours = _Ours(
+                arch, neuron, objective, inputs, counts, patches, batch=batch, start=offset
+            )  # meanwhile
 
             def wait(name):
                 client.wait_for_file(proc, f"{prefix}{name}.npz", timeout=600)
                 return _load(f"{prefix}{name}.npz")
 
             start = wait(0)
-            run["initial_slots"] = (ours.initial_slots, {n: start[n] for n in ours.initial_slots})
-            for k in range(N_STEPS):
+            # Our optimizer's slots must start where TF1's do (from initialization only: a
+            # checkpoint's are whatever training made them, and ours are set from theirs).
+            run["initial_slots"] = (
+                (ours.initial_slots, {n: start[n] for n in ours.initial_slots})
+                if checkpoint is None
+                else None
+            )
+            run["start_state"] = start if checkpoint is not None else None
+            for k in range(steps):
                 at = {"first": start, "last": wait(f"{k}_last"), "generator": wait(f"{k}_critics")}
                 after = {"first": wait(f"{k}_first"), "last": at["generator"], "generator": None}
                 after["generator"] = nxt = wait(k + 1)
@@ -396,6 +484,69 @@ def run_case(arch, neuron, objective, workdir, authors_repo, stop_early=False):
     return run
 
 
+def resolve_checkpoint(path, model_class="BinaryGAN"):
+    """(checkpoint prefix, generator step or None) for `path`: a checkpoint's prefix
+    (`.../BinaryGAN.model-29367`), a folder of their checkpoints, or a run directory of
+    compare_authors.py (its `checkpoints/`); a folder gives its newest checkpoint (by global
+    step). The generator step is the one compare_authors.py recorded for it in
+    `authors_progress.json` beside the checkpoints, when there is one."""
+    import glob
+    import json
+
+    from binarygan_tf.errors import UserError
+
+    prefix = path
+    if os.path.isdir(path):
+        folder = os.path.join(path, "checkpoints")
+        folder = folder if os.path.isdir(folder) else path
+        found = glob.glob(os.path.join(folder, f"{model_class}.model-*.index"))
+        if not found:
+            raise UserError(f"{path} holds no checkpoint of theirs ({model_class}.model-*).")
+        prefix = max((f[: -len(".index")] for f in found), key=lambda p: int(p.rsplit("-", 1)[1]))
+    elif not os.path.isfile(prefix + ".index"):
+        raise UserError(f"{path} is not a checkpoint of theirs (no {path}.index).")
+    recorded = None
+    for folder in (os.path.dirname(prefix), os.path.dirname(os.path.dirname(prefix))):
+        progress = os.path.join(folder, "authors_progress.json")
+        if os.path.isfile(progress):
+            with open(progress) as f:
+                recorded = json.load(f).get("checkpoints", {}).get(os.path.basename(prefix))
+            break
+    return prefix, recorded
+
+
+def checkpoint_global_step(checkpoint, model_class="BinaryGAN"):
+    """Their checkpoint's `global_step` (critic and generator updates), read from the file."""
+    import tensorflow as tf
+
+    return int(tf.train.load_checkpoint(checkpoint).get_tensor(f"{model_class}/global_step"))
+
+
+def checkpoint_state(checkpoint, model_class="BinaryGAN"):
+    """{name: array} of their checkpoint, named relative to their model's scope as
+    runtime.read_state names the state (`G/main/...`, `Optimizer/<scope>/...`)."""
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(checkpoint)
+    root = model_class + "/"
+    return {
+        name[len(root) :]: reader.get_tensor(name)
+        for name in reader.get_variable_to_shape_map()
+        if name.startswith(root)
+    }
+
+
+def worst_by_point(run):
+    """{point: {kind: worst share of the bound over the run's updates at that point}}."""
+    out = {}
+    for u in run["updates"]:
+        at = out.setdefault(u["point"], {"weights": 0.0, "slots": 0.0, "moved": 0.0})
+        for kind in ("weights", "slots"):
+            at[kind] = max(at[kind], u[kind]["ratio"])
+        at["moved"] = max(at["moved"], u["moved"])
+    return out
+
+
 def report(run):
     """One line per single update: the worst variable of each kind against its bound."""
     lines = []
@@ -414,7 +565,7 @@ def report(run):
 def violations(run):
     """Every way ours differs from theirs beyond the bounds: [(where, what)]."""
     found = []
-    ours_slots, their_slots = run["initial_slots"]
+    ours_slots, their_slots = run.get("initial_slots") or ({}, {})
     for n, v in ours_slots.items():
         if not np.array_equal(v, their_slots[n]):
             found.append(("initial state", f"slot {n} starts at {v.flat[0]:g}"))

@@ -13,7 +13,12 @@ REQUEST is a JSON file path or an inline JSON object with a "command":
   d_loss, g_loss])` per generator update) with z, real batches and every random draw (SBN
   noise, WGAN-GP interpolation weights) fed from a `.npz`, dumping the whole model state
   (weights and optimizer slots) before the first step and after each generator step
-  (tests/test_authors_parity.py).
+  (tests/test_authors_parity.py). From one of their checkpoints with `checkpoint` and
+  `start_step` (tools/late_parity.py).
+- `their_inputs`: build their model exactly as `train` does for a seed, dump its initial
+  state, then run their own `train()` loop for a few generator steps, recording what it feeds
+  (z and real batch of each step, and the sampler's fixed z and batch), and dump the state
+  after them (tools/their_inputs.py: ours is driven from that state with that stream).
 - `bench`: time their loop body, 5 critic updates + 1 generator update per generator step,
   on MNIST, and print one JSON line (bench/throughput.py's "authors" peer).
 
@@ -25,6 +30,7 @@ This module imports nothing of TensorFlow at import time: `runtime.prepare_tenso
 must run first (TF_USE_LEGACY_KERAS).
 """
 
+import contextlib
 import json
 import math
 import os
@@ -414,7 +420,12 @@ def parity(req):
     `<state_prefix><k>.npz` before the first step (k = 0) and after each generator step k.
     With `update_points`, also within each step k: after its first critic update
     (`<k>_first`), before its last one (`<k>_last`) and after all of them, before the
-    generator update (`<k>_critics`), so single updates can be compared from one state."""
+    generator update (`<k>_critics`), so single updates can be compared from one state.
+
+    With `checkpoint` (one of their Saver checkpoints, a few epochs into a run), the model
+    is restored from it by their own `Model.load` after `init_all`, as their train.py's
+    `pretrained_dir` does, and the critic schedule counts from `start_step`, the checkpoint's
+    generator step (their loop's counter had it there in the run that saved it)."""
     tf = runtime.prepare_tensorflow(req.get("resource_variables", False))
     setup = presets.Setup(**req["setup"])
     inputs = dict(np.load(req["inputs_path"]))
@@ -431,6 +442,10 @@ def parity(req):
         with sess, sess.as_default():
             gan = runtime.build(code, sess, setup, model_cfg)
             gan.init_all()
+            start_step = int(req.get("start_step", 0))
+            if req.get("checkpoint"):
+                gan.load(req["checkpoint"])
+            global_step = int(sess.run(gan.global_step))
             _save_npz_atomic(f"{prefix}0.npz", runtime.read_state(gan))
             rnd = runtime.random_tensors(gan)
             eps_zero = (
@@ -443,7 +458,7 @@ def parity(req):
             start = time.time()
             for step in range(n_steps):
                 feed = {gan.x: real[step], gan.z: z[step]}
-                n_critic = presets.critic_count(step)
+                n_critic = presets.critic_count(start_step + step)
                 for j in range(n_critic):
                     if points and j == n_critic - 1:
                         _save_npz_atomic(f"{prefix}{step}_last.npz", runtime.read_state(gan))
@@ -468,6 +483,8 @@ def parity(req):
                 _save_npz_atomic(f"{prefix}{step + 1}.npz", runtime.read_state(gan))
             return {
                 "status": "completed",
+                "start_step": start_step,
+                "start_global_step": global_step,
                 "critic_updates": critic,
                 "n_critic": counts,
                 "d_loss": d_losses,
@@ -479,6 +496,86 @@ def parity(req):
                 "variable_types": sorted(
                     {type(v).__name__ for v in tf.compat.v1.global_variables()}
                 ),
+            }
+
+
+# ------------------------------------------------------------------------------ their inputs
+class _FeedRecorder:
+    """A session that forwards everything to `sess` and keeps the feed of each generator
+    update (`fetches[0] is g_step`; their loop feeds one dict to all of a step's updates)."""
+
+    def __init__(self, sess):
+        self.sess, self.g_step, self.z, self.x = sess, None, [], []
+        self.z_tensor = self.x_tensor = None
+
+    @property
+    def graph(self):
+        return self.sess.graph
+
+    @property
+    def sess_str(self):
+        return self.sess.sess_str
+
+    def partial_run_setup(self, fetches, feeds=None):
+        return self.sess.partial_run_setup(fetches, feeds)
+
+    def partial_run(self, handle, fetches, feed_dict=None):
+        return self.sess.partial_run(handle, fetches, feed_dict)
+
+    def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+        first = fetches[0] if isinstance(fetches, (list, tuple)) and fetches else fetches
+        if self.g_step is not None and first is self.g_step:
+            self.z.append(np.array(feed_dict[self.z_tensor]))
+            self.x.append(np.array(feed_dict[self.x_tensor]))
+        return self.sess.run(fetches, feed_dict, options, run_metadata)
+
+
+def their_inputs(req):
+    """Their initial state for a seed, and what their own loop feeds its first steps.
+
+    Builds and initializes their model in the order `train` does (staged copy, their config,
+    `_seed`, session, build, `init_all`), writes the state (runtime.read_state) to
+    `initial_path`, then runs their `train()` on the images for `record_steps` generator steps
+    (their whole loop: sampler, logs, schedule), and writes to `feeds_path` the z and the real
+    batch their loop fed each generator step, the sampler's `z_sample` and `x_sample` (drawn
+    first, from the same NumPy generator), and the state after those steps (under `state/`),
+    which a seeded `compare_authors.py --max_steps=record_steps` run must reproduce."""
+    tf = runtime.prepare_tensorflow(req.get("resource_variables", False))
+    setup = presets.Setup(**req["setup"])
+    images = np.load(req["images_path"], mmap_mode="r").astype(bool)
+    batch, steps = int(req["batch_size"]), int(req["record_steps"])
+    start = time.time()
+    with repository.staged_copy(req["authors_repo"]) as copy:
+        code = runtime.import_code(copy)
+        model_cfg, train_cfg = runtime.configure(code, setup, batch, _scratch_dirs(copy))
+        _seed(tf, req.get("seed"))
+        with startup.quiet_stderr():
+            sess = tf.compat.v1.Session(config=runtime.session_config(code))
+        with sess, sess.as_default():
+            recorder = _FeedRecorder(sess)
+            observed = _observed_session(recorder, 0, steps, lambda *_: None)
+            gan = runtime.build(code, observed, setup, model_cfg)
+            gan.init_all()
+            _save_npz_atomic(req["initial_path"], runtime.read_state(gan))
+            recorder.g_step, recorder.z_tensor, recorder.x_tensor = gan.g_step, gan.z, gan.x
+            observed.gan = gan
+            train_cfg["num_epoch"] = math.ceil(steps / (len(images) // batch))
+            with contextlib.suppress(_Stop):  # after `steps` generator steps
+                gan.train(images, train_cfg)
+            arrays = {f"state/{k}": v for k, v in runtime.read_state(gan).items()}
+            arrays.update(
+                z=np.stack(recorder.z),
+                x=np.stack(recorder.x),
+                z_sample=np.asarray(gan.z_sample),
+                x_sample=np.asarray(gan.x_sample),
+            )
+            _save_npz_atomic(req["feeds_path"], arrays)
+            return {
+                "status": "completed",
+                "generator_steps": observed.generator_steps,
+                "recorded_steps": len(recorder.z),
+                "global_step": int(sess.run(gan.global_step)),
+                "wall_seconds": time.time() - start,
             }
 
 
@@ -571,7 +668,7 @@ def bench(req):
             }
 
 
-COMMANDS = {"train": train, "parity": parity, "bench": bench}
+COMMANDS = {"train": train, "parity": parity, "their_inputs": their_inputs, "bench": bench}
 
 
 def _read_request(arg):
