@@ -64,6 +64,12 @@ IMAGE = (28, 28, 1)  # the CNN takes MNIST's size only; tracing costs the same a
 HOST_BY_DESIGN = {}
 
 slow = pytest.mark.slow
+# The whole matrix (every arch, objective, neuron, precision, XLA on and off: about 30 min on 2
+# cores) is not part of the README's test command, which keeps a representative quick set (one
+# neuron per objective and network, float32, the MLP's XLA step, float16 on the MLP); run it
+# with `python -m pytest -q -m gpu_matrix tests/test_gpu_ready.py`, e.g. before a release or
+# after a change to the step, the networks or the precision handling.
+GPU_MATRIX = pytest.mark.gpu_matrix
 
 
 @pytest.fixture(autouse=True)
@@ -335,7 +341,8 @@ def _quick_unless(*params, quick, known_issue=lambda *p: None):
         return value
 
     def marks(p):
-        return [m for m in (None if quick(*p) else slow, known_issue(*p)) if m is not None]
+        rest = [] if quick(*p) else [slow, GPU_MATRIX]
+        return [m for m in (*rest, known_issue(*p)) if m is not None]
 
     return [pytest.param(*p, marks=marks(p), id="-".join(map(name, p))) for p in params]
 
