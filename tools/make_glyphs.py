@@ -35,12 +35,17 @@ from binarygan_tf import files
 from binarygan_tf.commands import cli
 from binarygan_tf.errors import UserError
 
-flags.DEFINE_string("out", None, "Write the .npz here.")
-flags.DEFINE_string("preview", None, "Write an 8 x 8 grid of the first 64 images here (PNG).")
-flags.DEFINE_integer("num", 20000, "Number of images.")
-flags.DEFINE_integer("size", 28, "Image height and width in pixels (28: MNIST's).")
-flags.DEFINE_integer("seed", 0, "Seed of the choice of glyphs and of every jitter.")
-flags.DEFINE_string("chars", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "The characters to draw.")
+
+def define_flags():
+    """The tool's flags, defined when it runs as a program, not on import: tests import
+    several tools into one process, and absl refuses a flag name defined twice."""
+    flags.DEFINE_string("out", None, "Write the .npz here.")
+    flags.DEFINE_string("preview", None, "Write an 8 x 8 grid of the first 64 images here (PNG).")
+    flags.DEFINE_integer("num", 20000, "Number of images.")
+    flags.DEFINE_integer("size", 28, "Image height and width in pixels (28: MNIST's).")
+    flags.DEFINE_integer("seed", 0, "Seed of the choice of glyphs and of every jitter.")
+    flags.DEFINE_string("chars", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "The characters to draw.")
+
 
 # Font files shipped in matplotlib's mpl-data/fonts/ttf (the same on every installation of a
 # matplotlib version): four families, a regular and a bold weight each.
@@ -220,4 +225,5 @@ def main():
 
 
 if __name__ == "__main__":
+    define_flags()
     cli.run(main, doc=__doc__)

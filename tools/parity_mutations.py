@@ -28,15 +28,19 @@ from binarygan_tf.authors import parity, repository
 from binarygan_tf.commands import cli
 from binarygan_tf.errors import UserError
 
-flags.DEFINE_list("mutations", ["all"], "Mutations to inject (names below), 'all' or 'none'.")
-flags.DEFINE_list("cases", ["all"], "Parity cases as arch:neuron:objective, or 'all'.")
-flags.DEFINE_string("authors_repo", None, "Their checkout (default: ../shared/authors_code).")
-flags.DEFINE_string("out", None, "Write the results as JSON here.")
-flags.DEFINE_bool(
-    "full",
-    False,
-    "Run every case to its end and count all violations (default: stop at the first).",
-)
+
+def define_flags():
+    """The tool's flags, defined when it runs as a program, not on import: tests import
+    several tools into one process, and absl refuses a flag name defined twice."""
+    flags.DEFINE_list("mutations", ["all"], "Mutations to inject (names below), 'all' or 'none'.")
+    flags.DEFINE_list("cases", ["all"], "Parity cases as arch:neuron:objective, or 'all'.")
+    flags.DEFINE_string("authors_repo", None, "Their checkout (default: ../shared/authors_code).")
+    flags.DEFINE_string("out", None, "Write the results as JSON here.")
+    flags.DEFINE_bool(
+        "full",
+        False,
+        "Run every case to its end and count all violations (default: stop at the first).",
+    )
 
 
 @contextlib.contextmanager
@@ -251,4 +255,5 @@ def main():
 
 
 if __name__ == "__main__":
+    define_flags()
     cli.run(main, doc=__doc__)

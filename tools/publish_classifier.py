@@ -15,10 +15,16 @@ from absl import flags
 from binarygan_tf import startup
 from binarygan_tf.commands import cli
 
-flags.DEFINE_string("mnist_dir", None, "The four MNIST IDX files (else TFDS).")
-flags.DEFINE_string("tfds_data_dir", None, "A prepared TFDS folder, offline.")
-flags.DEFINE_string("out", None, "Where to publish (default: models/classifier in the checkout).")
-flags.DEFINE_integer("seed", 0, "The classifier's initialization and shuffling seed.")
+
+def define_flags():
+    """The tool's flags, defined when it runs as a program, not on import: tests import
+    several tools into one process, and absl refuses a flag name defined twice."""
+    flags.DEFINE_string("mnist_dir", None, "The four MNIST IDX files (else TFDS).")
+    flags.DEFINE_string("tfds_data_dir", None, "A prepared TFDS folder, offline.")
+    flags.DEFINE_string(
+        "out", None, "Where to publish (default: models/classifier in the checkout)."
+    )
+    flags.DEFINE_integer("seed", 0, "The classifier's initialization and shuffling seed.")
 
 
 def main():
@@ -37,4 +43,5 @@ def main():
 
 
 if __name__ == "__main__":
+    define_flags()
     cli.run(main, doc=__doc__)

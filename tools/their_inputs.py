@@ -69,7 +69,9 @@ EARLY_STEPS, PART = 300, 1e-3
 def define_flags():
     """wgan_markers' flags (imported: the same meanings) with this tool's defaults, and its
     own. Only when run as a program: tests import the modules of tools/ side by side."""
-    from tools import wgan_markers  # noqa: F401  (defines the shared flags)
+    from tools import wgan_markers
+
+    wgan_markers.define_flags()  # the shared flags
 
     f = flags.FLAGS
     f.set_default("seeds", [str(s) for s in SEEDS])

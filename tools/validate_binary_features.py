@@ -31,11 +31,16 @@ from binarygan_tf.commands import cli
 from binarygan_tf.errors import UserError
 from binarygan_tf.evaluation import binary_features, metrics
 
-flags.DEFINE_string("data", "mnist", "'mnist', or npz:FILE / npy:FILE holding N x H x W 0/1.")
-flags.DEFINE_string("mnist_dir", None, "Folder with the MNIST IDX files (else TFDS).")
-flags.DEFINE_integer("num", 10000, "Images per set (A, B and every spoiled set).")
-flags.DEFINE_integer("seed", 0, "Seed of the split and of every spoiling.")
-flags.DEFINE_bool("raw", True, "Also measure on raw pixels (Hamming k-NN, pixel FD).")
+
+def define_flags():
+    """The tool's flags, defined when it runs as a program, not on import: tests import
+    several tools into one process, and absl refuses a flag name defined twice."""
+    flags.DEFINE_string("data", "mnist", "'mnist', or npz:FILE / npy:FILE holding N x H x W 0/1.")
+    flags.DEFINE_string("mnist_dir", None, "Folder with the MNIST IDX files (else TFDS).")
+    flags.DEFINE_integer("num", 10000, "Images per set (A, B and every spoiled set).")
+    flags.DEFINE_integer("seed", 0, "Seed of the split and of every spoiling.")
+    flags.DEFINE_bool("raw", True, "Also measure on raw pixels (Hamming k-NN, pixel FD).")
+
 
 # Pixel flip rates of the graded rows: 2% is about 16 specks on a 28 x 28 image (a digit has
 # about 150 'on' pixels), 10% is noise as loud as a thin digit.
@@ -213,4 +218,5 @@ def main():
 
 
 if __name__ == "__main__":
+    define_flags()
     cli.run(main, doc=__doc__)

@@ -27,14 +27,18 @@ from binarygan_tf.commands import cli
 
 KINDS = ("reference", "resource")
 
-flags.DEFINE_enum("arch", "mlp", list(presets.ARCHS), "Their mlp_* or cnn_* presets.")
-flags.DEFINE_enum("neuron", "dbn", list(presets.NEURONS), "As compare_authors.py --neuron.")
-flags.DEFINE_enum("objective", "wgan", list(presets.OBJECTIVES), "Their gan_type.")
-flags.DEFINE_integer("steps", 30, "Generator steps (30: the 100-critic warm-up, then 5 of 5).")
-flags.DEFINE_integer("batch", 64, "Batch size (their config.py batch_size = 64).")
-flags.DEFINE_integer("seed", 1234, "Seeds their initial weights and the drawn inputs.")
-flags.DEFINE_string("authors_repo", None, "Their checkout (default: ../shared/authors_code).")
-flags.DEFINE_string("work_dir", None, "Scratch folder (default: a temporary one).")
+
+def define_flags():
+    """The tool's flags, defined when it runs as a program, not on import: tests import
+    several tools into one process, and absl refuses a flag name defined twice."""
+    flags.DEFINE_enum("arch", "mlp", list(presets.ARCHS), "Their mlp_* or cnn_* presets.")
+    flags.DEFINE_enum("neuron", "dbn", list(presets.NEURONS), "As compare_authors.py --neuron.")
+    flags.DEFINE_enum("objective", "wgan", list(presets.OBJECTIVES), "Their gan_type.")
+    flags.DEFINE_integer("steps", 30, "Generator steps (30: the 100-critic warm-up, then 5 of 5).")
+    flags.DEFINE_integer("batch", 64, "Batch size (their config.py batch_size = 64).")
+    flags.DEFINE_integer("seed", 1234, "Seeds their initial weights and the drawn inputs.")
+    flags.DEFINE_string("authors_repo", None, "Their checkout (default: ../shared/authors_code).")
+    flags.DEFINE_string("work_dir", None, "Scratch folder (default: a temporary one).")
 
 
 def _load(path):
@@ -144,4 +148,5 @@ def main():
 
 
 if __name__ == "__main__":
+    define_flags()
     cli.run(main, doc=__doc__)

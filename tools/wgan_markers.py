@@ -54,17 +54,27 @@ FLAGFILE = os.path.join(
 )
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-flags.DEFINE_list("seeds", ["3", "4", "5", "6", "7", "8"], "Seeds to train, each on every side.")
-flags.DEFINE_list("sides", list(SIDES), "ours, theirs, or both.")
-flags.DEFINE_integer("max_steps", 6600, "Generator steps of each run (issue #28: near 6,600).")
-flags.DEFINE_list("markers", ["2000", "4000", "6600"], "Generator steps to record the markers at.")
-flags.DEFINE_integer("window", 200, "The estimate: a mean over this many steps before a marker.")
-flags.DEFINE_string("out_dir", os.path.join("runs", "wgan_markers"), "Where the runs go.")
-flags.DEFINE_string("mnist_dir", None, "The four MNIST IDX files (else TFDS).")
-flags.DEFINE_string("authors_repo", None, "Their checkout (default ../shared/authors_code).")
-flags.DEFINE_integer("jobs", 1, "Runs at a time; above 1 each is pinned to one core.")
-flags.DEFINE_boolean("report_only", False, "Train nothing: print the tables of the runs found.")
-flags.DEFINE_string("run", None, "Internal: train one run, SIDE:SEED, in this process.")
+
+def define_flags():
+    """The tool's flags, defined when it runs as a program, not on import: tests import
+    several tools into one process, and absl refuses a flag name defined twice."""
+    flags.DEFINE_list(
+        "seeds", ["3", "4", "5", "6", "7", "8"], "Seeds to train, each on every side."
+    )
+    flags.DEFINE_list("sides", list(SIDES), "ours, theirs, or both.")
+    flags.DEFINE_integer("max_steps", 6600, "Generator steps of each run (issue #28: near 6,600).")
+    flags.DEFINE_list(
+        "markers", ["2000", "4000", "6600"], "Generator steps to record the markers at."
+    )
+    flags.DEFINE_integer(
+        "window", 200, "The estimate: a mean over this many steps before a marker."
+    )
+    flags.DEFINE_string("out_dir", os.path.join("runs", "wgan_markers"), "Where the runs go.")
+    flags.DEFINE_string("mnist_dir", None, "The four MNIST IDX files (else TFDS).")
+    flags.DEFINE_string("authors_repo", None, "Their checkout (default ../shared/authors_code).")
+    flags.DEFINE_integer("jobs", 1, "Runs at a time; above 1 each is pinned to one core.")
+    flags.DEFINE_boolean("report_only", False, "Train nothing: print the tables of the runs found.")
+    flags.DEFINE_string("run", None, "Internal: train one run, SIDE:SEED, in this process.")
 
 
 # ============================================================== one run's record
@@ -634,6 +644,7 @@ def main():
 
 
 if __name__ == "__main__":
+    define_flags()
     from binarygan_tf.commands import cli
 
     cli.run(main, doc=__doc__)
