@@ -234,3 +234,18 @@ def claim_result(fd, end_mass=0.1, notch=1.0, recall=0.5, kl=0.1, real=False, st
 
 # Trainable parameters of G + D (machine.parameter_counts) at the time of writing.
 PARAM_COUNTS = {"mlp": 1_472_817, "cnn": 530_212}
+
+
+def authors_repo_or_skip():
+    """The authors' checkout (../shared/authors_code), or skip the test: it needs their code
+    and the `authors` extra (tf-keras, imageio)."""
+    import pytest
+
+    from binarygan_tf.authors import client, repository
+
+    if client.missing_packages():
+        pytest.skip(f"needs {client.missing_packages()} (pip install 'binarygan-tf[authors]')")
+    try:
+        return repository.resolve(None)
+    except Exception:
+        pytest.skip("the authors' checkout (../shared/authors_code) is not here")

@@ -10,25 +10,15 @@ import sys
 import numpy as np
 import pytest
 
-from binarygan_tf.authors import client, repository
 from binarygan_tf.training import run_directory
 from tests import helpers
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _authors_repo():
-    if client.missing_packages():
-        pytest.skip(f"needs {client.missing_packages()} (pip install 'binarygan-tf[authors]')")
-    try:
-        return repository.resolve(None)
-    except Exception:
-        pytest.skip("the authors' checkout (../shared/authors_code) is not here")
-
-
 @pytest.mark.slow
 def test_their_code_trains_exports_and_records_its_time(tmp_path):
-    repo = _authors_repo()
+    repo = helpers.authors_repo_or_skip()
     helpers.write_fake_mnist(tmp_path / "mnist", n_train=160, n_test=64)
     out = tmp_path / "authors_run"
     proc = subprocess.run(

@@ -172,20 +172,11 @@ def test_ours_in_legs_is_the_straight_run_and_records_each_marker(tmp_path):
 
 
 # ------------------------------------------------------------------ theirs
-def _authors_repo():
-    from binarygan_tf.authors import client, repository
-
-    if client.missing_packages():
-        pytest.skip(f"needs {client.missing_packages()} (pip install 'binarygan-tf[authors]')")
-    try:
-        return repository.resolve(None)
-    except Exception:
-        pytest.skip("the authors' checkout (../shared/authors_code) is not here")
 
 
 @pytest.mark.slow
 def test_their_markers_are_ours_quantities_and_leave_their_training_alone(tmp_path):
-    repo = _authors_repo()
+    repo = helpers.authors_repo_or_skip()
     from binarygan_tf import startup
 
     startup.quiet_tensorflow_import()
@@ -245,7 +236,7 @@ def test_their_markers_are_ours_quantities_and_leave_their_training_alone(tmp_pa
 # ------------------------------------------------------------------ the command
 @pytest.mark.slow
 def test_the_command_trains_both_sides_then_skips_them(tmp_path):
-    _authors_repo()
+    helpers.authors_repo_or_skip()
     mnist = helpers.write_fake_mnist(str(tmp_path / "mnist"), n_train=160, n_test=64)
     out = tmp_path / "markers"
     command = [
