@@ -18,9 +18,9 @@ machine about the compiled training step running on a GPU.
    declarations; that is TensorFlow's design, not a pin. No op needs an exception today
    (`HOST_BY_DESIGN` is empty). With XLA, every op of the compiled function needs an
    XLA_GPU_JIT kernel instead, and the step is lowered to HLO on XLA:CPU
-   (`experimental_get_compiler_ir`), which proves it compiles for XLA:CPU only. One known
-   failure, marked xfail (strict): the CNN's WGAN-GP step under XLA in mixed precision
-   (`XLA_MIXED_MAXPOOL`, with the proposed fix).
+   (`experimental_get_compiler_ir`), which proves it compiles for XLA:CPU only. These tests
+   found that the CNN's WGAN-GP step did not compile under XLA in mixed precision (no
+   MaxPoolGradGrad for half widths); fixed in piecewise_linear, covered here since.
 3. Mixed precision. Under `--mixed_precision=mixed_float16` / `mixed_bfloat16` (the policy
    set around `build_trainer` as `train_lib` does), a couple of compiled `fit()` steps (no XLA)
    on tiny binary data: the logits reach the neuron in the policy's compute dtype and the
@@ -331,9 +331,8 @@ def test_xla_kernel_check_finds_an_op_xla_cannot_compile():
 
 
 # ------------------------------------------------------------------ 1. placement, 2. kernels
-def _quick_unless(*params, quick, known_issue=lambda *p: None):
-    """pytest params, each marked slow unless `quick(*param)`, and with the xfail mark
-    `known_issue(*param)` returns, if any."""
+def _quick_unless(*params, quick):
+    """pytest params, each marked slow unless `quick(*param)`."""
 
     def name(value):
         if isinstance(value, bool):  # the xla parameter
@@ -341,33 +340,17 @@ def _quick_unless(*params, quick, known_issue=lambda *p: None):
         return value
 
     def marks(p):
-        rest = [] if quick(*p) else [slow, GPU_MATRIX]
-        return [m for m in (*rest, known_issue(*p)) if m is not None]
+        return [] if quick(*p) else [slow, GPU_MATRIX]
 
     return [pytest.param(*p, marks=marks(p), id="-".join(map(name, p))) for p in params]
 
 
-# A finding of these tests (issue #25): the CNN's WGAN-GP step does not compile under XLA in
-# mixed precision, on any device. The gradient penalty differentiates the critic twice; the
-# second derivative of its max pooling is MaxPoolGradGrad, and XLA registers that op for
-# float32 only (XLA_GPU_JIT and XLA_CPU_JIT alike), while the pooling runs in float16 or
-# bfloat16. `fit()` stops at its first step with InvalidArgumentError. Not an XLA issue for
-# the MLP (no pooling), nor without XLA (the GPU kernel takes half and bfloat16). Proposed
-# fix, exact because the 2x2/stride-2 windows do not overlap: in piecewise_linear._max_pool's
-# backward, run max_pool_grad on float32 casts of x, y and dy and cast the result back to
-# dy's dtype (a no-op in float32). Strict: this fails once the fix lands; then remove it.
-XLA_MIXED_MAXPOOL = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="XLA has no MaxPoolGradGrad for half/bfloat16: the CNN critic's pooling, "
-    "differentiated twice by WGAN-GP's penalty (see XLA_MIXED_MAXPOOL)",
-)
-
-
-def _xla_known_issue(arch, objective, neuron, precision):
-    if arch == "cnn" and objective == "wgan-gp" and precision != "off":
-        return XLA_MIXED_MAXPOOL
-    return None
+# A finding of these tests (issue #25), fixed: the CNN's WGAN-GP step did not compile under
+# XLA in mixed precision, on any device. The penalty differentiates the critic twice; the
+# second derivative of its max pooling is MaxPoolGradGrad, which XLA registers for float32
+# only. piecewise_linear._max_pool now runs its backward pass in float32 for half widths
+# (tests/test_networks.py::test_mixed_precision_pooling_is_differentiated_twice_under_xla);
+# the XLA cases below cover that step in both mixed precisions.
 
 
 STEP_CONFIGS = [
@@ -436,7 +419,6 @@ def test_every_op_of_the_step_has_a_gpu_kernel_for_its_dtypes(arch, objective, n
     _quick_unless(
         *STEP_CONFIGS,
         quick=functools.partial(_quick_step, xla=True),
-        known_issue=_xla_known_issue,
     ),
 )
 def test_the_xla_step_lowers_and_every_op_has_an_xla_gpu_kernel(arch, objective, neuron, precision):

@@ -259,3 +259,47 @@ def test_gradient_penalty_is_unchanged_and_skips_the_zero_backward_pass(monkeypa
     # zero second-order term through the forward pass.
     assert filter_grads == 2
     assert ref_filter_grads == 4
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_mixed_precision_pooling_is_differentiated_twice_under_xla(dtype):
+    """Issue #25's finding: WGAN-GP differentiates the critic's pooling twice, and XLA has
+    MaxPoolGradGrad (the second derivative through the upstream gradient) for float32 only,
+    so the CNN's mixed-precision step did not compile. The pooling's backward pass now runs
+    in float32 for half-width dtypes; this checks that it compiles under XLA and computes
+    what Keras' own layer computes without XLA."""
+    from binarygan_tf.model import piecewise_linear
+
+    dt = tf.as_dtype(dtype)
+    x = tf.constant(np.random.default_rng(0).standard_normal((2, 8, 8, 3)), dt)
+    # v plays the critic's weights after the pooling: the upstream gradient depends on it,
+    # as it does in the critic, so the penalty's gradient runs through MaxPoolGrad's dy.
+    v = tf.Variable(tf.cast(np.random.default_rng(1).standard_normal(3), dt))
+
+    def penalty_gradient(layer):
+        with tf.GradientTape() as outer:
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                y = layer(x)
+                weights = tf.reshape(tf.cast(tf.range(tf.size(y)) % 5, dt), tf.shape(y))
+                loss = tf.reduce_sum(y * v * weights)
+            g = inner.gradient(loss, x)
+            penalty = tf.reduce_sum(g * g)
+        return g, outer.gradient(penalty, v)
+
+    ours = piecewise_linear.MaxPooling2D(2, 2, dtype=dtype)
+    reference = keras.layers.MaxPooling2D(2, 2, dtype=dtype)
+    g_ref, gv_ref = penalty_gradient(reference)  # eager: the CPU kernels take half widths
+    g, gv = tf.function(lambda: penalty_gradient(ours), jit_compile=True)()
+    assert g.dtype == gv.dtype == dt
+    # The first backward pass routes each upstream gradient (v_c times a small integer) to
+    # one input (2x2 windows, stride 2, no overlap): one rounding, the same on both sides.
+    np.testing.assert_array_equal(g.numpy(), g_ref.numpy())
+    # d penalty / d v_c = 2 v_c * (a sum of 32 non-negative squares per channel): a sum of n
+    # non-negative terms carries at most (n - 1) roundings of relative size eps whatever the
+    # order or width XLA accumulates in; the multiplies add three more.
+    eps = float(tf.experimental.numpy.finfo(dt).eps)
+    np.testing.assert_allclose(
+        gv.numpy().astype(np.float64), gv_ref.numpy().astype(np.float64), rtol=(32 + 3) * eps
+    )
+    assert np.all(np.abs(gv_ref.numpy().astype(np.float64)) > 0)

@@ -41,6 +41,14 @@ def _leaky_relu(x, alpha):
     return forward(x)
 
 
+# WGAN-GP's penalty differentiates this backward pass once more, through dy: the op is
+# MaxPoolGradGrad, and XLA registers it for float32 only, not for these half-width dtypes
+# (XLA_CPU_JIT and XLA_GPU_JIT alike; found by tests/test_gpu_ready.py, issue #25). Under
+# mixed precision the pooling runs in one of them, so its backward pass is computed in float32
+# instead. Any other dtype keeps the step as it was, not even a no-op cast added.
+_HALF_WIDTH_DTYPES = (tf.float16, tf.bfloat16)
+
+
 def _max_pool(x, size, strides, padding):
     ksize, stride = [1, size, size, 1], [1, strides, strides, 1]
 
@@ -49,6 +57,23 @@ def _max_pool(x, size, strides, padding):
         y = tf.nn.max_pool2d(x, ksize, stride, padding)
 
         def backward(dy):
+            if dy.dtype in _HALF_WIDTH_DTYPES:
+                # Mixed precision: see _HALF_WIDTH_DTYPES. Widening is exact and the argmax
+                # compares the same values; with windows that do not overlap (the paper's
+                # 2x2, stride 2) each input receives one dy or none, so narrowing back is
+                # exact too. Overlapping windows sum in float32, rounded once at the end.
+                def widen(t):
+                    return tf.cast(t, tf.float32)
+
+                dx = gen_nn_ops.max_pool_grad(
+                    widen(tf.stop_gradient(x)),
+                    widen(tf.stop_gradient(y)),
+                    widen(dy),
+                    ksize,
+                    stride,
+                    padding,
+                )
+                return tf.cast(dx, dy.dtype)
             return gen_nn_ops.max_pool_grad(
                 tf.stop_gradient(x), tf.stop_gradient(y), dy, ksize, stride, padding
             )
