@@ -91,6 +91,16 @@ def run_script(script, args, cwd, timeout=600):
     )
 
 
+def user_error(proc):
+    """The one `error:` line of a command refused as a user's mistake: status 2, no traceback
+    (the brief: a wrong flag or a missing file is a sentence, never a stack trace)."""
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, proc.stderr[-3000:]
+    return errors[0]
+
+
 def export_untrained_generator(path, neuron, seed=0):
     """An untrained MLP generator exported to `path`, with the metadata training writes."""
     from binarygan_tf.model import export, networks
