@@ -5,34 +5,15 @@ case catches each, in docs/authors_code.md (`python tools/parity_mutations.py`).
 import numpy as np
 import pytest
 
-from binarygan_tf.authors import client, parity, repository
-
-_REPO_CANDIDATES = (repository.DEFAULT_REPO, "/work/shared/authors_code")
-
-
-def _authors_repo():
-    for path in _REPO_CANDIDATES:
-        try:
-            return repository.resolve(path)
-        except Exception:
-            continue
-    return None
-
-
-AUTHORS_REPO = _authors_repo()
+from binarygan_tf.authors import parity
+from tests import helpers
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    AUTHORS_REPO is None, reason="the authors' checkout (../shared/authors_code) is not here"
-)
-@pytest.mark.skipif(
-    bool(client.missing_packages()),
-    reason=f"needs {client.missing_packages()} (pip install 'binarygan-tf[authors]')",
-)
 @pytest.mark.parametrize("arch,neuron,objective", parity.CASES)
 def test_every_update_agrees_with_the_authors_code(arch, neuron, objective, tmp_path):
-    run = parity.run_case(arch, neuron, objective, str(tmp_path), AUTHORS_REPO)
+    repo = helpers.authors_repo_or_skip()
+    run = parity.run_case(arch, neuron, objective, str(tmp_path), repo)
     result = run["result"]
     summary = parity.report(run) + f"\n{arch} {neuron} {objective}: {run['seconds']:.0f} s"
     print(summary)

@@ -145,17 +145,10 @@ def test_authors_peer_runs_their_code_as_their_loop_does(tmp_path):
     """The "authors" peer: their unmodified code, through binarygan_tf/authors/worker.py."""
     import argparse
 
-    import pytest
-
-    from binarygan_tf.authors import client, repository
-
-    if client.missing_packages():
-        pytest.skip(f"needs {client.missing_packages()} (pip install 'binarygan-tf[authors]')")
-    try:
-        repo = repository.resolve(None)
-    except Exception:
-        pytest.skip("the authors' checkout (../shared/authors_code) is not here")
     from bench import throughput
+    from tests import helpers
+
+    repo = helpers.authors_repo_or_skip()
 
     args = argparse.Namespace(
         warmup=1, repeats=1, mnist_dir=f"{tmp_path}/none", authors_repo=repo, timeout=300

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from binarygan_tf.authors import client, draws, parity, presets
+from binarygan_tf.authors import draws, parity, presets
 from binarygan_tf.errors import UserError
-from tests.test_authors_parity import AUTHORS_REPO
+from tests import helpers
 
 
 # ------------------------------------------------------------------ their stream
@@ -114,20 +114,13 @@ def test_worst_by_point_keeps_each_points_worst():
 
 # ------------------------------------------------------------------ from a checkpoint
 @pytest.mark.slow
-@pytest.mark.skipif(
-    AUTHORS_REPO is None, reason="the authors' checkout (../shared/authors_code) is not here"
-)
-@pytest.mark.skipif(
-    bool(client.missing_packages()),
-    reason=f"needs {client.missing_packages()} (pip install 'binarygan-tf[authors]')",
-)
 def test_parity_from_their_checkpoint_counts_the_schedule_from_its_step(tmp_path):
     """Their run of 20 steps (still in the 100-critic warm-up) saves a checkpoint; from it
     both codes run 6 steps, the warm-up ending after 5: both schedules must count from the
     checkpoint's step 20, and every update agree within its bound."""
     from binarygan_tf.authors import compare
-    from tests import helpers
 
+    repo = helpers.authors_repo_or_skip()
     helpers.write_fake_mnist(tmp_path / "mnist", n_train=160, n_test=64)
     run_dir = str(tmp_path / "theirs")
     config = compare.CompareConfig(
@@ -138,7 +131,7 @@ def test_parity_from_their_checkpoint_counts_the_schedule_from_its_step(tmp_path
         max_steps=20,
         out_dir=run_dir,
         mnist_dir=str(tmp_path / "mnist"),
-        authors_repo=AUTHORS_REPO,
+        authors_repo=repo,
     )
     assert compare.run(config, log=lambda *_: None)["generator_steps"] == 20
     checkpoint, recorded = parity.resolve_checkpoint(run_dir)
@@ -154,7 +147,7 @@ def test_parity_from_their_checkpoint_counts_the_schedule_from_its_step(tmp_path
         "dbn",
         "wgan",
         str(work),
-        AUTHORS_REPO,
+        repo,
         checkpoint=checkpoint,
         images=images,
         steps=6,

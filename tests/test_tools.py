@@ -5,6 +5,7 @@ import re
 import pytest
 
 from binarygan_tf.training import train_lib
+from tests import helpers
 from tests.helpers import tiny_config
 from tools import critic_weights
 
@@ -39,22 +40,9 @@ def test_critic_weights_names_the_values_a_collapsed_layer_holds(tmp_path, monke
     assert b == "b 0.38 at / 0.38 near the clip, mean |w| 0.0046 (3 at -0.0100, 5 at -0.0014)"
 
 
-def _authors_repo():
-    from binarygan_tf.authors import repository
-
-    try:
-        return repository.resolve(None)
-    except Exception:
-        return None
-
-
 @pytest.mark.slow
 def test_variable_kinds_runs_their_graph_on_each_kind_and_compares_every_state(tmp_path):
-    from binarygan_tf.authors import client
-
-    repo = _authors_repo()
-    if repo is None or client.missing_packages():
-        pytest.skip("needs the authors' checkout (../shared/authors_code) and tf-keras")
+    repo = helpers.authors_repo_or_skip()
     from tools import variable_kinds
 
     lines = []
