@@ -30,22 +30,21 @@ Output under `--out_dir` (runs/wgan_markers): `<side>_seed<S>/` (the run directo
 `<side>_seed<S>.json` (its markers), `<side>_seed<S>.log` (its output). Rerunning skips the
 finished runs and continues the others: ours resumes from its latest checkpoint; a run of
 theirs cut short starts again from scratch, since their resume is not the uninterrupted run.
-Each run is a child process; `--jobs=2` runs two at a time, each pinned to one core.
+Each run is a child process (binarygan_tf/reproduction/pinned_runs.py); `--jobs=2` runs two
+at a time, each pinned to its half of the cores (one core each on 2 cores).
 """
 
 import itertools
 import json
 import math
 import os
-import signal
-import subprocess
 import sys
-import time
 
 from absl import flags
 
 from binarygan_tf import files
 from binarygan_tf.errors import EXIT_INTERRUPTED, UserError
+from binarygan_tf.reproduction import pinned_runs
 
 SIDES = ("ours", "theirs")
 EXACT_SPLITS = 200_000  # above this many splits, permutation_p samples them
@@ -72,7 +71,9 @@ def define_flags():
     flags.DEFINE_string("out_dir", os.path.join("runs", "wgan_markers"), "Where the runs go.")
     flags.DEFINE_string("mnist_dir", None, "The four MNIST IDX files (else TFDS).")
     flags.DEFINE_string("authors_repo", None, "Their checkout (default ../shared/authors_code).")
-    flags.DEFINE_integer("jobs", 1, "Runs at a time; above 1 each is pinned to one core.")
+    flags.DEFINE_integer(
+        "jobs", 1, "Runs at a time, each pinned to its share of the cores (at most the cores)."
+    )
     flags.DEFINE_boolean("report_only", False, "Train nothing: print the tables of the runs found.")
     flags.DEFINE_string("run", None, "Internal: train one run, SIDE:SEED, in this process.")
 
@@ -494,8 +495,7 @@ def settings():
         raise UserError(f"--markers must end by --max_steps={f.max_steps}, got {markers}.")
     if f.window < 1:
         raise UserError(f"--window must be a positive integer, got {f.window}.")
-    if f.jobs < 1:
-        raise UserError(f"--jobs must be a positive integer, got {f.jobs}.")
+    pinned_runs.check_jobs(f.jobs, "--jobs")
     return seeds, sides, markers, f.window, f.max_steps
 
 
@@ -522,77 +522,43 @@ def run_one(spec):
     return EXIT_INTERRUPTED if status == "interrupted" else 0
 
 
-def _child(side, seed, cpu, argv_flags, out_dir):
-    """Start one run as a child process, its output appended to `<run>.log`."""
-    command = [sys.executable, os.path.abspath(__file__), f"--run={side}:{seed}", *argv_flags]
-    preexec = None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu}))
-    with open(os.path.join(out_dir, run_name(side, seed) + ".log"), "a") as log:
-        log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {side} seed {seed}\n")
-        log.flush()
-        # Its own session: a terminal's Ctrl-C reaches only the parent, which passes it on
-        # once (a second SIGINT would stop a child at once, without its checkpoint).
-        return subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO_ROOT,
-            preexec_fn=preexec,
-            start_new_session=True,
-        )
-
-
 def launch(pending, jobs, argv_flags, out_dir, log=print):
-    """Run `pending` [(side, seed)] as child processes, `jobs` at a time (pinned to one core
-    each when more than one); returns "done", "failed" or "interrupted"."""
-    cpus = sorted(os.sched_getaffinity(0)) if jobs > 1 else [None]
-    free = list(cpus[:jobs]) if jobs > 1 else [None]
-    running, queue, outcome = {}, list(pending), "done"
-    stop = []
+    """Run `pending` [(side, seed)] as child processes, `jobs` at a time, each pinned to its
+    share of the cores and its output appended to `<run>.log` (binarygan_tf/reproduction/
+    pinned_runs.py); returns "done", "failed" or "interrupted"."""
+    children = [
+        pinned_runs.Child(
+            f"{side} seed {seed}",
+            [sys.executable, os.path.abspath(__file__), f"--run={side}:{seed}", *argv_flags],
+            os.path.join(out_dir, run_name(side, seed) + ".log"),
+            data=(side, seed),
+        )
+        for side, seed in pending
+    ]
 
-    def forward(signum, frame):
-        stop.append(signum)
-        for proc, _, _ in running.values():
-            if proc.poll() is None:
-                proc.send_signal(signum)
+    def started(child, share):
+        log(f"started {child.name}" + ("" if jobs == 1 else f" on {pinned_runs.cores_text(share)}"))
 
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while queue or running:
-            while queue and free and not stop:
-                side, seed = queue.pop(0)
-                cpu = free.pop(0)
-                proc = _child(side, seed, cpu, argv_flags, out_dir)
-                running[(side, seed)] = (proc, cpu, time.time())
-                log(f"started {side} seed {seed}" + ("" if cpu is None else f" on core {cpu}"))
-            for key, (proc, cpu, started) in list(running.items()):
-                if proc.poll() is None:
-                    continue
-                del running[key]
-                free.append(cpu)
-                minutes = (time.time() - started) / 60
-                if proc.returncode == 0:
-                    log(f"finished {key[0]} seed {key[1]} in {minutes:.1f} min")
-                elif proc.returncode == EXIT_INTERRUPTED or stop:
-                    outcome = "interrupted"
-                    again = (
-                        "rerun the command to continue"
-                        if key[0] == "ours"
-                        else "rerun the command to train it again from scratch"
-                    )
-                    log(f"stopped {key[0]} seed {key[1]}; {again}")
-                else:
-                    outcome = "failed" if outcome == "done" else outcome
-                    log(
-                        f"{key[0]} seed {key[1]} failed (status {proc.returncode}); see "
-                        f"{os.path.join(out_dir, run_name(*key) + '.log')}"
-                    )
-            if stop:
-                queue.clear()
-            time.sleep(0.5)
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    return "interrupted" if stop else outcome
+    def finished(result):
+        side, seed = result.child.data
+        if result.outcome == pinned_runs.DONE:
+            log(f"finished {side} seed {seed} in {result.minutes:.1f} min")
+        elif result.outcome == pinned_runs.INTERRUPTED:
+            again = (
+                "rerun the command to continue"
+                if side == "ours"
+                else "rerun the command to train it again from scratch"
+            )
+            log(f"stopped {side} seed {seed}; {again}")
+        else:
+            log(
+                f"{side} seed {seed} failed (status {result.returncode}); see "
+                f"{result.child.log_path}"
+            )
+
+    return pinned_runs.run_queue(
+        children, jobs, cwd=REPO_ROOT, on_start=started, on_finish=finished
+    )
 
 
 def _child_flags():

@@ -8,12 +8,14 @@ import time
 from absl import flags
 
 from binarygan_tf import startup
+from binarygan_tf.errors import EXIT_FAILED
 from binarygan_tf.training import flag_defs
 
 DOC = """Train, publish and evaluate the paper's runs, and write docs/results.md:
   --profile=quick|paper --mnist_dir=DIR                 everything that is missing
   --stage=publish|evaluate|page                         the same without training
-  --shard=INDEX/COUNT                                   one machine's share of the runs"""
+  --shard=INDEX/COUNT                                   one machine's share of the runs
+  --jobs=N                                              N runs at a time, each on its cores"""
 
 FLAGS = flags.FLAGS
 
@@ -41,6 +43,7 @@ def main():
         figures_dir=FLAGS.figures_dir,
         authors_runs_dir=FLAGS.authors_runs_dir,
         progress_mode=FLAGS.progress,
+        jobs=FLAGS.jobs,
         command="python reproduce.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     startup.quiet_tensorflow_import()
@@ -58,6 +61,13 @@ def main():
         f"in {job.runs_dir}, published to {job.models_dir()}"
     )
     outcome = reproduction.run_job(job)
+    if outcome.status == "failed":
+        print(
+            "error: training failed for the run(s) named above (see their logs); the others "
+            "are published. Rerun the same command to train the failed ones again.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     if outcome.status != "completed":
         print(
             "interrupted: finished runs and checkpoints are kept; rerun the same command "

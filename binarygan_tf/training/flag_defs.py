@@ -196,6 +196,14 @@ def check_classifier_flag(value):
         )
 
 
+def check_jobs_flag(value):
+    """A UserError now, before TensorFlow loads, for a --jobs that is not a positive integer
+    of at most the cores this process may use (each run gets a share of its own)."""
+    from binarygan_tf.reproduction import pinned_runs
+
+    pinned_runs.check_jobs(value, "--jobs")
+
+
 def define_evaluate_flags(flag_values=flags.FLAGS):
     """Flags of evaluate.py."""
     define_data_flags(flag_values)
@@ -286,6 +294,19 @@ def define_reproduce_flags(flag_values=flags.FLAGS):
         "INDEX/COUNT (INDEX from 0): train, publish and evaluate only this machine's "
         "share of the runs, for a job array of COUNT machines; no page. Copy the shards' "
         "MODELS_DIR/PROFILE/* folders together, then run --stage=page once.",
+    )
+    _define(
+        flag_values,
+        "schedule",
+        "integer",
+        "jobs",
+        1,
+        "Runs to train at a time, at most the number of cores this process may use. Above 1, "
+        "each run trains in its own child reproduce.py, pinned to its own share of the cores "
+        "(TF_NUM_INTRAOP_THREADS set to the share's size), its output in RUNS_DIR/RUN.log, "
+        "longest expected run first (which keeps the set's wall time short; one at a time "
+        "trains MLP first, so an interrupted job has whole experiments). Whether more than "
+        "1 finishes sooner depends on the machine. Only the train stage uses it.",
     )
     _define(
         flag_values,
