@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from binarygan_tf.reproduction import wgan_markers as markers
 from tests import helpers
 from tools import wgan_markers as wm
 
@@ -47,11 +48,11 @@ def test_window_mean_weights_each_row_by_its_steps():
 
 
 def test_fisher_and_permutation_odds():
-    assert wm.fisher_exact([[3, 0], [0, 3]]) == pytest.approx(0.1)  # 2 of the 20 splits
-    assert wm.fisher_exact([[1, 2], [2, 1]]) == pytest.approx(1.0)
-    assert wm.fisher_exact([[6, 0], [0, 6]]) == pytest.approx(2 / 924)
-    assert wm.permutation_p([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]) == pytest.approx(0.1)
-    assert wm.permutation_p([1.0, 2.0], [1.0, 2.0]) == 1.0
+    assert markers.fisher_exact([[3, 0], [0, 3]]) == pytest.approx(0.1)  # 2 of the 20 splits
+    assert markers.fisher_exact([[1, 2], [2, 1]]) == pytest.approx(1.0)
+    assert markers.fisher_exact([[6, 0], [0, 6]]) == pytest.approx(2 / 924)
+    assert markers.permutation_p([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]) == pytest.approx(0.1)
+    assert markers.permutation_p([1.0, 2.0], [1.0, 2.0]) == 1.0
 
 
 def _record(side, seed, signs, done=True):
@@ -78,7 +79,7 @@ def test_the_tables_say_whether_the_sign_is_decided_early_and_splits_alike():
         _record("theirs", 5, (1, 1, 1)),
         _record("theirs", 6, (1, 1), done=False),
     ]
-    text = wm.summary(records, [2000, 4000, 6600])
+    text = markers.summary(records, [2000, 4000, 6600])
     lines = text.splitlines()
     assert lines[0] == "| side | seed | 2,000 steps | 4,000 steps | 6,600 steps |"
     assert "| ours | 3 | - (-0.0010, 0.00 > 0); est. 0.400; end mass 0.300 |" in lines[2]
@@ -87,7 +88,7 @@ def test_the_tables_say_whether_the_sign_is_decided_early_and_splits_alike():
     assert "| theirs | 3 | 1 | 1 | 3 | 0.433 | 0.500 |" in lines
     negative_at_end = next(line for line in lines if "Negative output layer at 6,600" in line)
     assert "ours 3 of 3, theirs 1 of 3" in negative_at_end
-    assert f"Fisher exact p = {wm.fisher_exact([[3, 0], [1, 2]]):.3f} (" in negative_at_end
+    assert f"Fisher exact p = {markers.fisher_exact([[3, 0], [1, 2]]):.3f} (" in negative_at_end
     assert any(line.startswith("- End mass at 6,600: permutation p = ") for line in lines)
 
 
@@ -108,7 +109,7 @@ def test_bad_flags_are_one_line(tmp_path):
 def test_report_only_prints_the_tables_of_the_records_found(tmp_path):
     for record in (_record("ours", 3, (-1, -1, -1)), _record("theirs", 3, (1, 1, 1))):
         record.update(marker_steps=[2000, 4000, 6600], window=200, max_steps=6600)
-        with open(wm.record_path(str(tmp_path), record["side"], record["seed"]), "w") as f:
+        with open(markers.record_path(str(tmp_path), record["side"], record["seed"]), "w") as f:
             json.dump(record, f)
     proc = helpers.run_script(
         os.path.join("tools", "wgan_markers.py"),
@@ -254,7 +255,7 @@ def test_the_command_trains_both_sides_then_skips_them(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "0 of 2 runs finished earlier; training 2 (1 at a time)" in proc.stdout
     for side in ("ours", "theirs"):
-        record = wm.read_record(str(out), side, 3)
+        record = markers.read_record(str(out), side, 3)
         assert record["status"] == "done", side
         assert [m["generator_step"] for m in record["markers"]] == [2, 3]
         assert (out / f"{side}_seed3.log").is_file()
@@ -262,3 +263,45 @@ def test_the_command_trains_both_sides_then_skips_them(tmp_path):
     proc = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "started" not in proc.stdout and "| theirs | 3 | " in proc.stdout
+
+
+def test_the_page_reads_the_verdict_from_the_published_records(tmp_path):
+    """The results page states the WGAN verdict from the records in models/paper/wgan_markers
+    (load_records skips a run still training), with the FD odds of the paper-budget seeds;
+    the wording follows the smallest p, so a marker that parts the codes is said to."""
+    from binarygan_tf.reproduction import claims, page
+
+    records = [
+        _record("ours", 3, (1, 1, -1)),
+        _record("ours", 4, (1, 1, 1)),
+        _record("ours", 5, (1, 1, 1)),
+        _record("theirs", 3, (1, 1, 1)),
+        _record("theirs", 4, (1, 1, -1)),
+        _record("theirs", 5, (1, 1, 1)),
+        _record("theirs", 6, (1, 1), done=False),
+    ]
+    for r in records:
+        r["marker_steps"] = [2000, 4000, 6600]
+        (tmp_path / f"{r['side']}_seed{r['seed']}.json").write_text(json.dumps(r))
+    loaded = markers.load_records(str(tmp_path))
+    assert [(r["side"], r["seed"]) for r in loaded] == [("ours", s) for s in (3, 4, 5)] + [
+        ("theirs", s) for s in (3, 4, 5)
+    ]
+    assert markers.load_records(str(tmp_path / "none")) == []
+    ours_fd, theirs_fd = claims.Spread((60.0, 55.0, 50.0)), claims.Spread((45.0, 42.0, 48.0))
+    (text,) = page.wgan_verdict(loaded, "MLP DBN, WGAN", ours_fd, theirs_fd)
+    assert "permutation p = 0.100" in text and "0.100 is the smallest p" in text
+    assert "negative at 2,000 steps in 0 of ours and 0 of theirs (Fisher p = 1.000)" in text
+    assert "at 6,600 in 1 and 1 (p = 1.000)" in text
+    # end mass: ours 0.3, 0.5, 0.5 against theirs 0.5, 0.3, 0.5: the same means
+    assert "the end mass is 0.433 against 0.433 (p = 1.000)" in text
+    assert "No marker tells the codes apart" in text
+    # theirs all negative at 6,600, ours all positive: the smallest p falls below 0.05
+    # only with enough runs; 6 a side all against all gives Fisher p = 2/924
+    parted = [_record("ours", s, (1, 1, 1)) for s in range(6)] + [
+        _record("theirs", s, (1, 1, -1)) for s in range(6)
+    ]
+    for r in parted:
+        r["marker_steps"] = [2000, 4000, 6600]
+    (text,) = page.wgan_verdict(parted, "MLP DBN, WGAN", ours_fd, theirs_fd)
+    assert "(p = 0.002)" in text and "A marker tells the codes apart" in text

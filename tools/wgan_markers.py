@@ -25,6 +25,8 @@ Theirs: `compare_authors.py --arch=mlp --neuron=dbn --objective=wgan --seed=S
 
     python tools/wgan_markers.py --mnist_dir=../shared/mnist --jobs=2   # seeds 3-8, both sides
     python tools/wgan_markers.py --report_only                           # the tables again
+    python tools/wgan_markers.py --report_only --seeds=3,4,5,6,7,8,9,10,11 \
+        --publish_to=models/paper/wgan_markers    # the records the results page reads
 
 Output under `--out_dir` (runs/wgan_markers): `<side>_seed<S>/` (the run directory),
 `<side>_seed<S>.json` (its markers), `<side>_seed<S>.log` (its output). Rerunning skips the
@@ -34,10 +36,9 @@ Each run is a child process (binarygan_tf/reproduction/pinned_runs.py); `--jobs=
 at a time, each pinned to its half of the cores (one core each on 2 cores).
 """
 
-import itertools
 import json
-import math
 import os
+import shutil
 import sys
 
 from absl import flags
@@ -45,9 +46,14 @@ from absl import flags
 from binarygan_tf import files
 from binarygan_tf.errors import EXIT_INTERRUPTED, UserError
 from binarygan_tf.reproduction import pinned_runs
+from binarygan_tf.reproduction.wgan_markers import (
+    SIDES,
+    read_record,
+    record_path,
+    run_name,
+    summary,
+)
 
-SIDES = ("ours", "theirs")
-EXACT_SPLITS = 200_000  # above this many splits, permutation_p samples them
 FLAGFILE = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "flags", "exp3_mlp_dbn_wgan.cfg"
 )
@@ -75,26 +81,16 @@ def define_flags():
         "jobs", 1, "Runs at a time, each pinned to its share of the cores (at most the cores)."
     )
     flags.DEFINE_boolean("report_only", False, "Train nothing: print the tables of the runs found.")
+    flags.DEFINE_string(
+        "publish_to",
+        None,
+        "Also copy the finished runs' records (the JSON files) here, e.g. "
+        "models/paper/wgan_markers: the results page reads the verdict from that folder.",
+    )
     flags.DEFINE_string("run", None, "Internal: train one run, SIDE:SEED, in this process.")
 
 
 # ============================================================== one run's record
-def run_name(side, seed):
-    return f"{side}_seed{seed}"
-
-
-def record_path(out_dir, side, seed):
-    return os.path.join(out_dir, run_name(side, seed) + ".json")
-
-
-def read_record(out_dir, side, seed):
-    path = record_path(out_dir, side, seed)
-    if not os.path.isfile(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
-
-
 def _new_record(side, seed, markers, window, max_steps, run_dir):
     from binarygan_tf import provenance
 
@@ -342,136 +338,6 @@ def run_theirs(seed, run_dir, record_file, markers, window, max_steps, mnist_dir
 
 
 # ============================================================== the tables
-def sign(marker):
-    """-1, 0 or +1: the sign of the output layer's mean weight (where it collapses to)."""
-    mean = marker["output_kernel_mean"]
-    return (mean > 0) - (mean < 0)
-
-
-def fisher_exact(table):
-    """Two-sided Fisher exact p of a 2x2 table [[a, b], [c, d]]: the probability, with the
-    margins fixed, of a table no more likely than the one seen."""
-    (a, b), (c, d) = table
-    row, col, n = a + b, a + c, a + b + c + d
-
-    def p(x):
-        return math.comb(col, x) * math.comb(n - col, row - x) / math.comb(n, row)
-
-    seen = p(a)
-    lo, hi = max(0, row + col - n), min(row, col)
-    return min(1.0, sum(p(x) for x in range(lo, hi + 1) if p(x) <= seen * (1 + 1e-9)))
-
-
-def permutation_p(first, second):
-    """Two-sided exact permutation p of the difference of means: the share of all ways to
-    split the pooled values into groups of these sizes whose means differ at least as much."""
-    pooled = list(first) + list(second)
-    k, n = len(first), len(first) + len(second)
-    if not first or not second:
-        return float("nan")
-    seen = abs(sum(first) / k - sum(second) / (n - k))
-    total = sum(pooled)
-    if math.comb(n, k) <= EXACT_SPLITS:
-        splits = itertools.combinations(range(n), k)
-    else:  # too many to list: a fixed random sample of them
-        import numpy as np
-
-        rng = np.random.default_rng(0)
-        splits = (rng.permutation(n)[:k] for _ in range(EXACT_SPLITS))
-    hits = count = 0
-    for chosen in splits:
-        s = sum(pooled[i] for i in chosen)
-        hits += abs(s / k - (total - s) / (n - k)) >= seen - 1e-12
-        count += 1
-    return hits / count
-
-
-def _fmt(value, spec):
-    return "—" if value is None else format(value, spec)
-
-
-def summary(records, markers):
-    """The Markdown tables: each run's markers, then the cross-tab of the output layer's sign
-    between the sides, with the odds that they differ."""
-    lines = ["| side | seed | " + " | ".join(f"{m:,} steps" for m in markers) + " |"]
-    lines.append("|---|---|" + "---|" * len(markers))
-    for r in sorted(records, key=lambda r: (SIDES.index(r["side"]), r["seed"])):
-        at = {m["generator_step"]: m for m in r["markers"]}
-        cells = []
-        for step in markers:
-            m = at.get(step)
-            if m is None:
-                cells.append("not yet")
-                continue
-            cells.append(
-                f"{'+-'[sign(m) < 0]} ({m['output_kernel_mean']:+.4f}, "
-                f"{m['output_kernel_positive_share']:.2f} > 0); est. "
-                f"{_fmt(m.get('estimate'), '.3f')}; end mass {m['end_mass']:.3f}"
-            )
-        status = "" if r.get("status") == "done" else " (running)"
-        lines.append(f"| {r['side']}{status} | {r['seed']} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "Each cell: the sign of the critic's output layer (its mean weight, its share",
-        "of positive weights); the critic's estimate (negated loss, mean of the window);",
-        "the generator's end mass on the fixed z.",
-        "",
-    ]
-    lines += crosstab(records, markers)
-    return "\n".join(lines)
-
-
-def crosstab(records, markers):
-    """Is the sign decided at the first marker, and does it split alike on both sides?"""
-    first, last = markers[0], markers[-1]
-    by_side = {}
-    for r in records:
-        at = {m["generator_step"]: m for m in r["markers"]}
-        if first in at and last in at:
-            by_side.setdefault(r["side"], []).append((at[first], at[last]))
-    if not by_side:
-        return ["No run has reached its first and last marker yet."]
-    lines = [
-        f"| side | runs | negative at {first:,} | negative at {last:,} | "
-        f"same sign at {first:,} and {last:,} | mean end mass at {last:,} | "
-        f"mean estimate at {last:,} |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for side in SIDES:
-        pairs = by_side.get(side, [])
-        if not pairs:
-            continue
-        estimates = [b.get("estimate") for _, b in pairs if b.get("estimate") is not None]
-        lines.append(
-            f"| {side} | {len(pairs)} | {sum(sign(a) < 0 for a, _ in pairs)} | "
-            f"{sum(sign(b) < 0 for _, b in pairs)} | {sum(sign(a) == sign(b) for a, b in pairs)} | "
-            f"{sum(b['end_mass'] for _, b in pairs) / len(pairs):.3f} | "
-            f"{_fmt(sum(estimates) / len(estimates) if estimates else None, '.3f')} |"
-        )
-    if len(by_side) == 2:
-        ours, theirs = by_side["ours"], by_side["theirs"]
-        lines.append("")
-        for label, pick in ((f"at {first:,}", 0), (f"at {last:,}", 1)):
-            table = [
-                [sum(sign(p[pick]) < 0 for p in side), sum(sign(p[pick]) >= 0 for p in side)]
-                for side in (ours, theirs)
-            ]
-            lines.append(
-                f"- Negative output layer {label}: ours {table[0][0]} of {len(ours)}, theirs "
-                f"{table[1][0]} of {len(theirs)}; Fisher exact p = {fisher_exact(table):.3f} "
-                f"(the chance of a split at least this uneven if the code made no difference)."
-            )
-        for label, key in (("end mass", "end_mass"), ("estimate", "estimate")):
-            a = [p[1][key] for p in ours if p[1].get(key) is not None]
-            b = [p[1][key] for p in theirs if p[1].get(key) is not None]
-            lines.append(
-                f"- {label.capitalize()} at {last:,}: permutation p = {permutation_p(a, b):.3f} "
-                f"(the share of all splits of the {len(a) + len(b)} runs into groups of "
-                f"{len(a)} and {len(b)} whose means differ at least as much)."
-            )
-    return lines
-
-
 # ============================================================== the runs
 def _int_list(name, values, minimum=1):
     try:
@@ -606,6 +472,15 @@ def main():
     ]
     print()
     print(summary(records, markers) if records else f"no run recorded in {f.out_dir} yet")
+    if f.publish_to:
+        os.makedirs(f.publish_to, exist_ok=True)
+        done = [r for r in records if is_done(r, markers, window, max_steps)]
+        for r in done:
+            shutil.copyfile(
+                record_path(f.out_dir, r["side"], r["seed"]),
+                record_path(f.publish_to, r["side"], r["seed"]),
+            )
+        print(f"copied the records of {len(done)} finished runs to {f.publish_to}")
     return {"done": 0, "interrupted": EXIT_INTERRUPTED}.get(status, 1)
 
 

@@ -155,7 +155,7 @@ CHECKED = {
     "themselves noisier than its WGAN-GP ones (docs/authors_code.md: what else was checked "
     "against the authors' own runs)",
     "III-gan": _PARITY.format(cases="MLP DBN under GAN"),
-    "IV": _PARITY.format(cases="CNN DBN under WGAN"),
+    "IV": _PARITY.format(cases="CNN DBN under WGAN, CNN SBN under WGAN-GP"),
 }
 
 

@@ -48,6 +48,7 @@ from binarygan_tf.reproduction import (
     progress,
     publishing,
     sharding,
+    wgan_markers,
 )
 from binarygan_tf.reproduction.experiments import PROFILES, default_runs_dir, run_config
 from binarygan_tf.training import flag_defs, run_directory
@@ -212,7 +213,10 @@ def run_job(job, log=print):
     evals = evaluations.gather_evaluations(job, num_images, log)
     for name in evals.budgets:
         write_index(job, PROFILES[name])
-    rows = page.write_page(job.results, evals, job.command, job.figures_dir)
+    markers = wgan_markers.load_records(
+        os.path.join(job.models_dir(experiments.AUTHORS_PROFILE), wgan_markers.MARKERS_FOLDER)
+    )
+    rows = page.write_page(job.results, evals, job.command, job.figures_dir, markers)
     return Outcome("completed", rows)
 
 

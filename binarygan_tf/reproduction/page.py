@@ -12,6 +12,7 @@ is a small function returning its lines, in the order the page shows them.
 
 import dataclasses
 import datetime
+import math
 import os
 
 from binarygan_tf import files, formatting
@@ -24,6 +25,7 @@ from binarygan_tf.reproduction import (
     figures,
     machine,
     run_choice,
+    wgan_markers,
 )
 from binarygan_tf.reproduction.claim_table import AUTHORS_COLUMN
 from binarygan_tf.reproduction.experiments import PROFILES
@@ -57,6 +59,7 @@ class PageContext:
     page_dir: str
     param_counts: dict
     command: str
+    wgan_markers: list = dataclasses.field(default_factory=list)  # the published records
 
     def link(self, key):
         return os.path.relpath(self.figures[key], self.page_dir).replace(os.sep, "/")
@@ -283,7 +286,69 @@ def authors_section(ctx):
             "",
             f"![loss curves]({ctx.link('loss_curves')})",
         ]
+    wgan = [s for s in run_choice.authors_configurations(authors) if s.objective == "wgan"]
+    if wgan and ctx.wgan_markers:
+        fields = dict(
+            experiment=wgan[0].experiment,
+            arch=wgan[0].arch,
+            neuron=wgan[0].neuron,
+            objective=wgan[0].objective,
+            follow=wgan[0].follow,
+        )
+        fds = (
+            measured.spread(claims.frechet_distance, **fields),
+            theirs_measured.spread(claims.frechet_distance, **fields),
+        )
+        lines += ["", *wgan_verdict(ctx.wgan_markers, wgan[0].configuration_label, *fds)]
     return lines + [""]
+
+
+# The significance level the verdict reads the markers' p values at.
+SIGNIFICANCE = 0.05
+
+
+def wgan_verdict(records, label, ours_fd, theirs_fd):
+    """The WGAN gap's verdict (issue #28): the paper-budget FDs of both codes, then the early
+    markers of more seeds (wgan_markers), each with the odds that chance alone gives it."""
+    markers = sorted(records[0]["marker_steps"])
+    both = wgan_markers.comparison(records, markers)
+    if both is None or ours_fd is None or theirs_fd is None:
+        return []
+    first_sign, last_sign = both.signs
+    end_mass, estimate = both.means
+    fd_p = wgan_markers.permutation_p(list(ours_fd.values), list(theirs_fd.values))
+    runs = len(ours_fd.values) + len(theirs_fd.values)
+    smallest = 2 / math.comb(runs, len(ours_fd.values))  # both extreme splits
+    alike = both.smallest_p >= SIGNIFICANCE
+    return [
+        f"**{label}: ours trails theirs; cause or chance?** At this budget FD ours "
+        f"{ours_fd.text()}, theirs {theirs_fd.text()}; a gap of means at least this large "
+        f"comes from chance alone with permutation p = {fd_p:.3f} (the share of the "
+        f"splits of the {runs} runs into groups of {len(ours_fd.values)} and "
+        f"{len(theirs_fd.values)}; {smallest:.3f} is the smallest p such groups can give). "
+        "No single update of ours departs from theirs beyond float noise (the parity tests, "
+        "from initialization and from their checkpoints late in training), so more seeds of both "
+        f"codes were trained to {markers[-1]:,} generator steps to find an early marker "
+        f"({first_sign.runs[0]} a side, `python tools/wgan_markers.py`, records in "
+        f"models/paper/{wgan_markers.MARKERS_FOLDER}/): the critic's output layer is negative "
+        f"at {first_sign.step:,} steps in {first_sign.negative[0]} of ours and "
+        f"{first_sign.negative[1]} of theirs (Fisher p = {first_sign.p:.3f}), at "
+        f"{last_sign.step:,} in {last_sign.negative[0]} and {last_sign.negative[1]} "
+        f"(p = {last_sign.p:.3f}); at {end_mass.step:,} the end mass is "
+        f"{end_mass.means[0]:.3f} against {end_mass.means[1]:.3f} (p = {end_mass.p:.3f}) and "
+        f"the critic's estimate {estimate.means[0]:.3f} against {estimate.means[1]:.3f} "
+        f"(p = {estimate.p:.3f}). "
+        + (
+            f"No marker tells the codes apart (every p >= {SIGNIFICANCE}): the sign that "
+            "splits the runs at this budget is not decided early, and up to "
+            f"{markers[-1]:,} steps these markers do not tell the codes apart. The gap at "
+            "this budget rests on the seeds above, with the odds given; no cause was found."
+            if alike
+            else f"A marker tells the codes apart (p < {SIGNIFICANCE}): the gap is not "
+            "chance, and its cause is to be found where that marker parts."
+        )
+        + " Every experiment of the search: docs/authors_code.md, WGAN experiments.",
+    ]
 
 
 def histogram_section(ctx):
@@ -374,7 +439,7 @@ def footer(ctx):
     ]
 
 
-def write_page(path, evals, command, figure_dir):
+def write_page(path, evals, command, figure_dir, wgan_marker_records=()):
     """Write the page and its figures; returns its claim rows."""
     counts = machine.parameter_counts()
     ctx = PageContext(
@@ -383,6 +448,7 @@ def write_page(path, evals, command, figure_dir):
         os.path.dirname(os.path.abspath(path)),
         counts,
         command,
+        list(wgan_marker_records),
     )
     rows = claim_table.claim_rows(evals, counts)
     sections = [
