@@ -72,7 +72,7 @@ SEED = 1234
 POINTS = ("first", "last", "generator")  # the single updates compared in each step
 # The measured noise is one sample of the float-order difference; ours-against-theirs is
 # another sample of the same kind, so the bound must let it be several times larger. 10x
-# does, with room (the worst update measured under four kernel/thread settings: 0.48 of its
+# does, with room (the worst update measured under four kernel/thread settings: 0.60 of its
 # bound, docs/authors_code.md), and stays far below what a defect does to one update (the
 # mildest caught in the mutation table is 61x its bound, GP's epsilon aside).
 NOISE_MULTIPLE = 10.0
