@@ -184,3 +184,47 @@ def test_gpu_check_says_when_there_is_no_gpu_and_runs_its_matrix_on_the_cpu(tmp_
     assert "every run passed" in out
     with pytest.raises(SystemExit, match="--precisions='fp8'"):
         gpu_check.main(["--precisions=fp8"])
+
+
+def test_concurrent_runs_knows_the_eleven_configurations_and_the_schedule():
+    """bench/concurrent_runs.py derives the sweep from the paper's eleven configurations and
+    the authors' critic schedule: 137,620 updates in a 20-epoch run against 6 per step."""
+    from bench import concurrent_runs
+
+    configurations = concurrent_runs.paper_configurations()
+    assert len(configurations) == 11
+    assert configurations["exp4_cnn_sbn"] == ("cnn:sbn:wgan-gp", {"follow": "code"})
+    assert configurations["extra_mlp_dbn_paperbn"] == ("mlp:dbn:wgan-gp", {"follow": "paper"})
+    assert concurrent_runs.schedule_factor() == pytest.approx(137_620 / (21_860 * 6))
+
+
+def test_concurrent_runs_measures_alone_and_side_by_side(tmp_path):
+    """One configuration on random data (no MNIST here), alone and 2 side by side pinned to
+    a core each: a rate per worker, and the derived sweep times in the JSON."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs 2 usable cores")
+    out = tmp_path / "c.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO, "bench", "concurrent_runs.py"),
+            "--runs=exp1_mlp_dbn",
+            "--steps=2",
+            "--warmup=1",
+            "--repeats=1",
+            f"--mnist_dir={tmp_path}/none",
+            f"--out={tmp_path}/logs",
+            f"--json={out}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = json.loads(out.read_text())
+    run = record["runs"]["exp1_mlp_dbn"]
+    assert len(run["alone"]) == 1 and len(run["side_by_side"]) == 2
+    assert all(rate > 0 for rate in run["alone"] + run["side_by_side"])
+    assert record["hours_one_after_another"] > 0 and record["hours_side_by_side"] > 0
+    assert "exp1_mlp_dbn" in proc.stdout and "side by side, longest first" in proc.stdout

@@ -37,7 +37,8 @@ def test_greedy_makespan_of_a_hand_computed_example():
     assert order == ["b", "d", "c", "a", "e"]  # equal costs keep their order
 
 
-def test_priors_at_a_concurrency():
+def test_priors_at_a_concurrency(monkeypatch):
+    monkeypatch.setattr(progress, "SIDE_BY_SIDE_FACTOR", 1.6)  # hand-computed numbers below
     assert progress.EtaClock().seconds_per_step("cnn") == 0.36
     assert progress.EtaClock(2).seconds_per_step("mlp") == pytest.approx(0.045 * 1.6)
     clock = progress.EtaClock(2)
@@ -88,6 +89,7 @@ def test_longest_first_eta_of_the_schedule_and_each_outcome(tmp_path, monkeypatc
     12,591 s (21,860 x 0.576), MLP 1,574 s (21,860 x 0.072). Longest first: both CNN runs
     start, the MLP run follows on the first free slot: 14,165 s = 3 h 56 min, not the sum
     (7 h 25 min). Once a CNN run is measured at 0.5 s/step the rest is 10,930 s."""
+    monkeypatch.setattr(progress, "SIDE_BY_SIDE_FACTOR", 1.6)  # the numbers above
     job = reproduction.plan_job(
         profile="paper",
         only=["exp1_mlp_dbn", "exp1_mlp_sbn", "exp4_cnn_dbn", "exp4_cnn_sbn"],
@@ -334,3 +336,16 @@ def test_two_runs_side_by_side_train_and_publish_each_with_its_log(tmp_path):
         assert log.lstrip("\n").startswith("=== ") and f"--only={name}" in log.splitlines()[1]
         assert f"[1/1] {name} (" in log and "stage train" in log
     assert not (tmp_path / "docs").exists()  # no page
+
+
+def test_jobs_default_to_two_side_by_side_except_a_smoke_job(monkeypatch):
+    """--jobs not given: 2 where 2 cores are usable (measured to finish the paper's runs
+    sooner on 2 cores), 1 on a single core, 1 for the smoke profile (start-up bound)."""
+    monkeypatch.setattr(pinned_runs, "usable_cores", lambda: [0, 1, 2, 3])
+    assert reproduction.default_jobs("paper") == reproduction.DEFAULT_JOBS == 2
+    assert reproduction.default_jobs("quick") == 2
+    assert reproduction.default_jobs("smoke") == 1
+    monkeypatch.setattr(pinned_runs, "usable_cores", lambda: [3])
+    assert reproduction.default_jobs("paper") == 1
+    assert reproduction.plan_job(profile="quick").jobs == 1
+    assert reproduction.plan_job(profile="quick", jobs=1).jobs == 1

@@ -18,11 +18,12 @@ import heapq
 PRIOR_SECONDS_PER_STEP = {"mlp": 0.045, "cnn": 0.36}
 
 # A run training beside others (reproduce.py --jobs=N, N > 1), pinned to its share of the cores,
-# takes longer per step than one run alone on all of them. Estimated: the 2-core prior x 1.6
-# (on a 2-core machine, one core per run), to be replaced by the measurement. As soon as a
-# job has timed runs of an architecture at its own concurrency, their seconds per step are
-# used instead.
-SIDE_BY_SIDE_FACTOR = 1.6
+# takes longer per step than one run alone on all of them. Measured on 2 cores (Intel Xeon,
+# one core per run, two runs of the same configuration at once; bench/concurrent_runs.py,
+# docs/performance.md): 1.48-1.74x the seconds per step of the run alone over the eleven
+# configurations, MLP and CNN alike, median 1.65. As soon as a job has timed runs of an
+# architecture at its own concurrency, their seconds per step are used instead.
+SIDE_BY_SIDE_FACTOR = 1.65
 
 
 def prior_seconds_per_step(arch, jobs=1):

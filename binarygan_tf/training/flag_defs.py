@@ -300,13 +300,15 @@ def define_reproduce_flags(flag_values=flags.FLAGS):
         "schedule",
         "integer",
         "jobs",
-        1,
+        None,
         "Runs to train at a time, at most the number of cores this process may use. Above 1, "
         "each run trains in its own child reproduce.py, pinned to its own share of the cores "
         "(TF_NUM_INTRAOP_THREADS set to the share's size), its output in RUNS_DIR/RUN.log, "
         "longest expected run first (which keeps the set's wall time short; one at a time "
-        "trains MLP first, so an interrupted job has whole experiments). Whether more than "
-        "1 finishes sooner depends on the machine. Only the train stage uses it.",
+        "trains MLP first, so an interrupted job has whole experiments). Default: 2 where "
+        "this process may use 2 cores or more (on 2 cores the paper's eleven runs finish "
+        "1.21x sooner so, docs/performance.md), 1 otherwise and for the smoke profile (runs "
+        "of 2 steps, all start-up). Only the train stage uses it.",
     )
     _define(
         flag_values,
