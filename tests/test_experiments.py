@@ -10,7 +10,7 @@ def test_run_registry_gives_the_paper_configurations_and_seed_repeats(tmp_path):
     profile = experiments.PROFILES["paper"]
     configs = {s.name: experiments.run_config(s, profile, str(tmp_path)) for s in experiments.RUNS}
     facts = {s.name: experiments.configuration(s, configs[s.name]) for s in experiments.RUNS}
-    assert len(experiments.RUNS) == 17 and len(set(configs)) == 17
+    assert len(experiments.RUNS) == 19 and len(set(configs)) == 19
     assert facts["exp3_mlp_sbn_gan"] == Configuration("III", "mlp", "sbn", "gan", "code")
     assert facts["exp4_cnn_real"] == Configuration("IV", "cnn", "real", "wgan-gp", "code")
     assert facts["extra_mlp_dbn_paperbn"].follow == "paper"
@@ -26,6 +26,9 @@ def test_run_registry_gives_the_paper_configurations_and_seed_repeats(tmp_path):
     wgan = [n for n in configs if facts[n] == facts["exp3_mlp_dbn_wgan"]]
     assert wgan == ["exp3_mlp_dbn_wgan", "exp3_mlp_dbn_wgan_seed1", "exp3_mlp_dbn_wgan_seed2"]
     assert [configs[n].seed for n in wgan] == [0, 1, 2]
+    cnn_sbn = [n for n in configs if facts[n] == facts["exp4_cnn_sbn"]]
+    assert cnn_sbn == ["exp4_cnn_sbn", "exp4_cnn_sbn_seed1", "exp4_cnn_sbn_seed2"]
+    assert [configs[n].seed for n in cnn_sbn] == [0, 1, 2]
     assert len(set(facts.values())) == 11  # eleven configurations, some in several seeds
 
 

@@ -1,6 +1,6 @@
 """How long the reproduction has left (formatting.duration says it to a person).
 
-A job of seventeen runs on a CPU takes hours, so each run's progress line carries an ETA for the
+A job of the paper's runs on a CPU takes hours, so each run's progress line carries an ETA for the
 rest. It starts from measured priors per architecture and switches to this job's own seconds
 per step as soon as it has timed a run of that architecture.
 
