@@ -37,6 +37,14 @@ class RunSpec:
         return f"flags/{self.config or self.name}.cfg --seed={self.seed}"
 
 
+def _seed_repeats(config, experiment, label, seeds=(1, 2)):
+    """The run `config` again with other seeds: `<config>_seed<S>`, labelled `<label>, seed S`."""
+    return tuple(
+        RunSpec(f"{config}_seed{s}", experiment, f"{label}, seed {s}", seed=s, config=config)
+        for s in seeds
+    )
+
+
 # The paper's Sec. 4.3-4.6 (Exp. I-IV), plus one row beyond the paper: following its text where
 # the authors' code differs (docs/authors_code.md).
 RUNS = (
@@ -50,25 +58,13 @@ RUNS = (
     RunSpec("extra_mlp_dbn_paperbn", "extra", "MLP DBN, WGAN-GP, paper's batch norm"),
     # Exp. I repeated with two more seeds: its claims compare two configurations, and a
     # difference means something only against the spread between seeds.
-    *(
-        RunSpec(f"{c}_seed{s}", "I", f"{label}, seed {s}", seed=s, config=c)
-        for c, label in (("exp1_mlp_dbn", "MLP DBN, WGAN-GP"), ("exp1_mlp_sbn", "MLP SBN, WGAN-GP"))
-        for s in (1, 2)
-    ),
+    *_seed_repeats("exp1_mlp_dbn", "I", "MLP DBN, WGAN-GP"),
+    *_seed_repeats("exp1_mlp_sbn", "I", "MLP SBN, WGAN-GP"),
     # Exp. III's DBN under WGAN with two more seeds: weight clipping makes WGAN's runs vary
     # more than WGAN-GP's, and its FD differs from the authors' code's runs by more than Exp.
     # I's spread (docs/results.md). With two seeds a side, the two codes' ranges fail to
     # overlap by chance one time in three; with three, one in ten (docs/authors_code.md).
-    *(
-        RunSpec(
-            f"exp3_mlp_dbn_wgan_seed{s}",
-            "III",
-            f"MLP DBN, WGAN, seed {s}",
-            seed=s,
-            config="exp3_mlp_dbn_wgan",
-        )
-        for s in (1, 2)
-    ),
+    *_seed_repeats("exp3_mlp_dbn_wgan", "III", "MLP DBN, WGAN"),
     RunSpec("exp4_cnn_dbn", "IV", "CNN DBN, WGAN-GP"),
     RunSpec("exp4_cnn_sbn", "IV", "CNN SBN, WGAN-GP"),
     RunSpec("exp4_cnn_real", "IV", "CNN real-valued, WGAN-GP"),
@@ -76,16 +72,7 @@ RUNS = (
     # 4.1 below ours (one seed each, every update of ours matching theirs in that
     # configuration; docs/authors_code.md, "Their CNNs"), and only our seeds' spread can say
     # whether that is more than seeds explain (issue #28).
-    *(
-        RunSpec(
-            f"exp4_cnn_sbn_seed{s}",
-            "IV",
-            f"CNN SBN, WGAN-GP, seed {s}",
-            seed=s,
-            config="exp4_cnn_sbn",
-        )
-        for s in (1, 2)
-    ),
+    *_seed_repeats("exp4_cnn_sbn", "IV", "CNN SBN, WGAN-GP"),
 )
 RUNS_BY_NAME = {spec.name: spec for spec in RUNS}
 
