@@ -45,6 +45,7 @@ from binarygan_tf.reproduction import (
     evaluations,
     experiments,
     models_readme,
+    pinned_runs,
     progress,
     publishing,
     sharding,
@@ -122,8 +123,6 @@ DEFAULT_JOBS = 2
 def default_jobs(profile_name):
     """--jobs when not given: DEFAULT_JOBS where the cores allow, one for a smoke job (runs
     of 2 steps, where a child's start-up would be all of its time)."""
-    from binarygan_tf.reproduction import pinned_runs
-
     if profile_name == "smoke":
         return 1
     return max(1, min(DEFAULT_JOBS, len(pinned_runs.usable_cores())))
@@ -158,7 +157,8 @@ def plan_job(
     flag_defs.check_classifier_flag(classifier)
     if jobs is None:
         jobs = default_jobs(profile)
-    flag_defs.check_jobs_flag(jobs)
+    # before TensorFlow loads: a positive integer, at most the usable cores (a core per run)
+    pinned_runs.check_jobs(jobs, "--jobs")
     profile = PROFILES[profile]
     specs = experiments.select_runs(only)
     shard = sharding.parse(shard) if shard is not None else None
@@ -406,7 +406,6 @@ def train_side_by_side(job, num_images, log=print):
     RUNS_DIR/<run>.log; longest expected first. Returns "completed", "interrupted" (the
     children were passed the Ctrl-C and have written their checkpoints) or "failed" (a child
     failed; the others went on)."""
-    from binarygan_tf.reproduction import pinned_runs
 
     def log(line, log=log):  # flushed: the lines come hours apart, often into a file
         log(line)

@@ -196,14 +196,6 @@ def check_classifier_flag(value):
         )
 
 
-def check_jobs_flag(value):
-    """A UserError now, before TensorFlow loads, for a --jobs that is not a positive integer
-    of at most the cores this process may use (each run gets a share of its own)."""
-    from binarygan_tf.reproduction import pinned_runs
-
-    pinned_runs.check_jobs(value, "--jobs")
-
-
 def define_evaluate_flags(flag_values=flags.FLAGS):
     """Flags of evaluate.py."""
     define_data_flags(flag_values)
