@@ -7,7 +7,8 @@ paper's eleven configurations (experiments.RUNS without the seed repeats) this m
 real MNIST with the throughput benchmark's worker (`bench/throughput.py --worker`: the
 default flags of the run, steady-state blocks after a warm-up):
 
-- alone: one worker on all the cores this process may use (TensorFlow's default threads);
+- alone: one worker on all the cores this process may use (pinned to them, with as many
+  intra-op threads: TensorFlow's own default);
 - side by side: `--jobs` workers of the same configuration at once, each pinned to its share
   of the cores with TF_NUM_INTRAOP_THREADS set to the share's size, exactly as
   `reproduce.py --jobs` starts its runs (binarygan_tf/reproduction/pinned_runs.py).
@@ -18,7 +19,7 @@ at the paper's budget (20 epochs of 1,093), times the authors' critic schedule (
 that the worker times), one after another (jobs=1) and as reproduce.py schedules them side by
 side (longest first onto the free slot, progress.makespan). A run's fixed costs (start-up,
 compilation, samples, checkpoints) are not in the blocks; `--fixed_seconds` adds them per run
-(default 60 s, what a paper run's log shows from start to its first step, rounded up).
+(default 60 s: an assumption, not a measurement, stated as such wherever the result is).
 
     python bench/concurrent_runs.py --mnist_dir=../shared/mnist --jobs=2
     python bench/concurrent_runs.py --runs=exp1_mlp_dbn,exp4_cnn_dbn --rounds=2
@@ -86,25 +87,15 @@ def _record(path):
 
 
 def measure(config, overrides, jobs, args, log_dir, tag):
-    """Steps/s of each of `jobs` workers of `config` started together (jobs=0: one worker,
-    unpinned, TensorFlow's own thread counts)."""
-    cores = pinned_runs.usable_cores()
-    if jobs == 0:
-        placements = [None]
-    else:
-        placements = pinned_runs.shares(cores, jobs)
+    """Steps/s of each of `jobs` workers of `config` started together, each pinned to its
+    share of the usable cores as `reproduce.py --jobs` pins its runs (jobs=1: the run alone)."""
     procs = []
-    for i, share in enumerate(placements):
+    for i, share in enumerate(pinned_runs.shares(pinned_runs.usable_cores(), jobs)):
         log_path = os.path.join(log_dir, f"{tag}_{i}.log")
-        command = worker_command(config, overrides, args)
-        if share is None:
-            with open(log_path, "w") as log:
-                import subprocess
-
-                procs.append((subprocess.Popen(command, stdout=log, stderr=log), log_path))
-        else:
-            child = pinned_runs.Child(name=f"{tag}_{i}", command=command, log_path=log_path)
-            procs.append((pinned_runs.start(child, share), log_path))
+        child = pinned_runs.Child(
+            name=f"{tag}_{i}", command=worker_command(config, overrides, args), log_path=log_path
+        )
+        procs.append((pinned_runs.start(child, share), log_path))
     for proc, _ in procs:
         proc.wait(timeout=args.timeout)
     rates = []
@@ -151,7 +142,7 @@ def main():
         config, overrides = configurations[name]
         alone, side = [], []
         for r in range(args.rounds):
-            alone += measure(config, overrides, 0, args, args.out, f"{name}_alone_r{r}")
+            alone += measure(config, overrides, 1, args, args.out, f"{name}_alone_r{r}")
             side += measure(config, overrides, args.jobs, args, args.out, f"{name}_jobs_r{r}")
         a, s = statistics.median(alone), statistics.median(side)
         results[name] = dict(config=config, overrides=overrides, alone=alone, side_by_side=side)

@@ -143,18 +143,9 @@ def check_against_run(feeds, seed, steps, run_dir, mnist_dir, repo, log=print):
     import numpy as np
 
     from binarygan_tf.authors import compare, parity
+    from tools import wgan_markers
 
-    config = compare.CompareConfig(
-        neuron="dbn",
-        objective="wgan",
-        arch="mlp",
-        seed=seed,
-        max_steps=steps,
-        out_dir=run_dir,
-        overwrite=os.path.exists(run_dir),
-        mnist_dir=mnist_dir,
-        authors_repo=repo,
-    )
+    config = wgan_markers.their_config(seed, steps, run_dir, mnist_dir, repo)
     result = compare.run(config, log=lambda *_: None)
     if result["status"] != "completed" or result["generator_steps"] != steps:
         raise UserError(f"the check run of seed {seed} did not reach {steps} steps: {result}")

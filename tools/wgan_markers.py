@@ -301,14 +301,12 @@ def _load_or_new(record_file, side, seed, markers, window, max_steps, run_dir):
 
 
 # ============================================================== theirs
-def run_theirs(seed, run_dir, record_file, markers, window, max_steps, mnist_dir, repo, log=print):
-    """Their run with the markers recorded during it (compare_authors.py --marker_steps), from
-    scratch whenever it is not finished; returns "done" or "interrupted"."""
+def their_config(seed, max_steps, run_dir, mnist_dir, repo, **extra):
+    """compare_authors.py's settings for their MLP DBN WGAN run of `seed` (the configuration
+    of the WGAN gap), from scratch; `extra`: further CompareConfig settings."""
     from binarygan_tf.authors import compare
-    from binarygan_tf.authors.worker import MARKERS_FILE
 
-    record = _load_or_new(record_file, "theirs", seed, markers, window, max_steps, run_dir)
-    config = compare.CompareConfig(
+    return compare.CompareConfig(
         neuron="dbn",
         objective="wgan",
         arch="mlp",
@@ -318,6 +316,23 @@ def run_theirs(seed, run_dir, record_file, markers, window, max_steps, mnist_dir
         overwrite=os.path.exists(run_dir),
         mnist_dir=mnist_dir,
         authors_repo=repo,
+        **extra,
+    )
+
+
+def run_theirs(seed, run_dir, record_file, markers, window, max_steps, mnist_dir, repo, log=print):
+    """Their run with the markers recorded during it (compare_authors.py --marker_steps), from
+    scratch whenever it is not finished; returns "done" or "interrupted"."""
+    from binarygan_tf.authors import compare
+    from binarygan_tf.authors.worker import MARKERS_FILE
+
+    record = _load_or_new(record_file, "theirs", seed, markers, window, max_steps, run_dir)
+    config = their_config(
+        seed,
+        max_steps,
+        run_dir,
+        mnist_dir,
+        repo,
         marker_steps=tuple(markers),
         marker_window=window,
     )

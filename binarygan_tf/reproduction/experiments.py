@@ -171,6 +171,9 @@ class Profile:
     max_steps: int | None = None
     overrides: tuple = ()  # extra TrainConfig settings, (name, value) pairs
     note: str = ""
+    # Whether reproduce.py trains its runs side by side by default (job.default_jobs): worth
+    # it for runs of hours, not for runs whose whole time is a child's start-up.
+    side_by_side: bool = True
 
     @property
     def budget(self):
@@ -206,6 +209,7 @@ PROFILES = {
         max_steps=2,
         overrides=(("critic_warmup_until", 0), ("sample_every", 1)),
         note="2 generator steps per run: checks the pipeline, not the paper",
+        side_by_side=False,
     ),
 }
 

@@ -121,9 +121,9 @@ DEFAULT_JOBS = 2
 
 
 def default_jobs(profile_name):
-    """--jobs when not given: DEFAULT_JOBS where the cores allow, one for a smoke job (runs
-    of 2 steps, where a child's start-up would be all of its time)."""
-    if profile_name == "smoke":
+    """--jobs when not given: DEFAULT_JOBS where the cores allow, for a profile whose runs
+    are worth a child each (Profile.side_by_side)."""
+    if not PROFILES[profile_name].side_by_side:
         return 1
     return max(1, min(DEFAULT_JOBS, len(pinned_runs.usable_cores())))
 
