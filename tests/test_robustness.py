@@ -82,7 +82,7 @@ def _long_cli_args(tmp_path, out):
         "--critic_warmup_steps=3",
         "--critic_warmup_until=1",
         "--critic_warmup_every=1000",
-        "--sample_every=1000",
+        "--sample_every=60",  # step 60's grid, mid-epoch 2, tells the SIGINT test when
         "--notensorboard",
         "--progress=off",
         "--seed=3",
@@ -151,14 +151,14 @@ def _assert_same_final_state(resumed_dir, straight_dir):
 def test_sigint_checkpoints_then_resume_matches_uninterrupted(tmp_path, uninterrupted):
     out = tmp_path / "run"
     proc = _start(_long_cli_args(tmp_path, out), tmp_path)
-    assert _wait_for(lambda: _checkpoint_step(str(out)) is not None)  # epoch 1 done
-    time.sleep(0.3)
+    # Mid-epoch 2 (an epoch is 50 steps): its step-60 grid is on disk.
+    assert _wait_for(lambda: (out / "samples" / "step_000060.png").exists())
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr[-3000:]
     assert "Traceback" not in stderr
     stopped_at = _checkpoint_step(str(out))
-    assert stopped_at is not None and stopped_at > 50  # a mid-run checkpoint, not epoch 1's
+    assert stopped_at is not None and 60 <= stopped_at < 100  # saved mid-epoch, where it stopped
     assert not (out / "generator").exists()
     resumed = run_cli([*_long_cli_args(tmp_path, out), "--resume"], cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

@@ -124,9 +124,79 @@ def test_resume_continues_to_the_same_state(tmp_path):
         np.testing.assert_allclose(a[name], b[name], rtol=0, atol=1e-6, err_msg=name)
 
 
-def test_plan_segments():
-    assert train_lib.plan_segments(0, 16, 8) == [(0, 2, 8)]
-    assert train_lib.plan_segments(5, 16, 8) == [(0, 1, 3), (1, 2, 8)]
-    assert train_lib.plan_segments(0, 5, 8) == [(0, 1, 5)]
-    assert train_lib.plan_segments(3, 21, 8) == [(0, 1, 5), (1, 2, 8), (2, 3, 5)]
-    assert train_lib.plan_segments(16, 16, 8) == []
+def test_plan_epochs():
+    assert train_lib.plan_epochs(0, 16, 8) == [(0, 8), (1, 8)]
+    assert train_lib.plan_epochs(5, 16, 8) == [(0, 3), (1, 8)]
+    assert train_lib.plan_epochs(0, 5, 8) == [(0, 5)]
+    assert train_lib.plan_epochs(3, 21, 8) == [(0, 5), (1, 8), (2, 5)]
+    assert train_lib.plan_epochs(16, 16, 8) == []
+
+
+@pytest.mark.slow
+def test_steps_per_execution_keeps_epochs_logs_and_weights(tmp_path):
+    """Several steps per compiled call (3, which does not divide the 8-step epoch) run the
+    same steps as one per call: the same number, the same epoch boundaries, and the same
+    weights bit for bit (the same XLA-compiled step, called in a loop). The TensorBoard
+    points fall where each call ends, and each is the mean of the per-step values since the
+    previous point."""
+    from tests.test_callbacks import read_events
+
+    runs = {}
+    for spe in (1, 3):
+        config = tiny_config(
+            tmp_path,
+            out_dir=str(tmp_path / f"spe{spe}"),
+            steps_per_execution=spe,
+            tensorboard=True,
+            scalars_every=1,
+            jit_compile=True,
+        )
+        result = train_lib.run_training(config, log=lambda *_: None)
+        assert result.generator_step == 2 * STEPS_PER_EPOCH
+        with open(os.path.join(result.run_dir, run_directory.TRAINING_LOG)) as f:
+            rows = list(csv.DictReader(f))
+        scalars, _ = read_events(os.path.join(result.run_dir, run_directory.TENSORBOARD_DIR))
+        runs[spe] = (rows, scalars, _weights(result.run_dir))
+
+    (rows1, scalars1, weights1), (rows3, scalars3, weights3) = runs[1], runs[3]
+    assert [r["generator_step"] for r in rows3] == ["8", "16"]
+    assert rows3 == rows1
+    for name in weights1:
+        np.testing.assert_array_equal(weights3[name], weights1[name], err_msg=name)
+    per_step = dict(scalars1["d_loss"])
+    assert sorted(per_step) == list(range(1, 17))
+    points = scalars3["d_loss"]
+    # calls of 3 steps, the epoch's last one shorter: 3, 6, 8 | 11, 14, 16
+    assert [step for step, _ in points] == [3, 6, 8, 11, 14, 16]
+    # Both sides are recovered from Keras' float32 running means (a window's sum is
+    # n * mean_n - m * mean_m): each running total of n <= 8 steps carries at most
+    # n^2 eps max|value| of rounding, and a point subtracts two of them, on each side.
+    bound = 4 * STEPS_PER_EPOCH**2 * np.finfo(np.float32).eps * max(map(abs, per_step.values()))
+    previous = 0
+    for step, value in points:
+        window = [per_step[s] for s in range(previous + 1, step + 1)]
+        assert abs(value - np.mean(window)) <= bound, step
+        previous = step
+
+
+@pytest.mark.slow
+def test_a_signal_between_two_epochs_stops_there(tmp_path, monkeypatch):
+    """Each epoch is its own fit() call; Ctrl-C in between (here: at epoch 1's end, after
+    its checkpoint) is caught by the run's handler, not raised, and no further step runs."""
+    import signal
+
+    from binarygan_tf.training import callbacks
+
+    original = callbacks.TrainingLog.on_epoch_end
+
+    def interrupted_at_epoch_end(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 0:
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(callbacks.TrainingLog, "on_epoch_end", interrupted_at_epoch_end)
+    before = signal.getsignal(signal.SIGINT)
+    result = train_lib.run_training(tiny_config(tmp_path), log=lambda *_: None)
+    assert result.status == "interrupted"
+    assert result.generator_step == STEPS_PER_EPOCH
+    assert signal.getsignal(signal.SIGINT) is before  # given back

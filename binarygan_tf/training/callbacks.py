@@ -91,9 +91,13 @@ class SampleGrids(keras.callbacks.Callback):
         self.every = every
         self.steps_per_epoch = steps_per_epoch
         self.last_grid = None
+        self._start = None  # the generator step this session started at
 
-    def _due(self, step):
-        return step in (0, 100, 200) or (self.every and step % self.every == 0)
+    def _due(self, last, step):
+        """Whether a scheduled step lies in (last, step]: with steps_per_execution > 1 the
+        counter moves several steps per call, and the grid is drawn where it lands."""
+        fixed = any(last < s <= step for s in (0, 100, 200))
+        return fixed or bool(self.every and step // self.every > last // self.every)
 
     def write(self, tag):
         out = self.model.generator(self.z, training=False)
@@ -120,13 +124,15 @@ class SampleGrids(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         step = _step(self.model)
+        if self._start is None:
+            self._start = step
         if step == 0:
             self.write("step_000000")
 
     def on_train_batch_end(self, batch, logs=None):
         step = _step(self.model)
-        last = self.last_grid.step if self.last_grid else None
-        if step != last and self._due(step):
+        last = self.last_grid.step if self.last_grid else self._start
+        if step != last and self._due(last, step):
             self.write(f"step_{step:06d}")
 
     def on_epoch_end(self, epoch, logs=None):
@@ -160,7 +166,8 @@ class StopOnSignal(keras.callbacks.Callback):
     """Turn SIGINT/SIGTERM into "finish this step, then stop", so the run can checkpoint.
 
     A second Ctrl-C falls back to Python's default (KeyboardInterrupt) for a user who really
-    wants out at once.
+    wants out at once. The handlers stay installed across the run's fit() calls (one per
+    epoch), so a Ctrl-C between two epochs is caught too; `restore` gives them back.
     """
 
     def __init__(self):
@@ -173,6 +180,8 @@ class StopOnSignal(keras.callbacks.Callback):
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def on_train_begin(self, logs=None):
+        if self._previous:  # installed by an earlier fit() of this run
+            return
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
                 self._previous[sig] = signal.signal(sig, self._handle)
@@ -181,7 +190,7 @@ class StopOnSignal(keras.callbacks.Callback):
         if self.received:
             self.model.stop_training = True
 
-    def on_train_end(self, logs=None):
+    def restore(self):
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous = {}
@@ -311,27 +320,36 @@ class TensorBoardLogger(keras.callbacks.Callback):
         self.optimizers = optimizers  # {tag: optimizer}
         self.grids = grids
         self._writer = None
+        self._epoch_start = None  # generator step at the current epoch's start
         self._last_point = None  # generator step of the last scalar point
         self._last_image = None
         self._latest = (0, {})  # (steps this epoch, running means) at the last batch end
         self._at_point = (0, {})  # (steps this epoch, running sums) at the last point
 
     def on_train_begin(self, logs=None):
-        self._writer = tf.summary.create_file_writer(self.log_dir)
+        # One writer for the run's fit() calls (one per epoch, train_lib.plan_epochs), so a
+        # session writes one events file; `close` ends it.
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
         self._last_point = _step(self.model)
         self._log_grid()  # the step-0 grid, drawn in SampleGrids.on_train_begin
 
     def on_epoch_begin(self, epoch, logs=None):
         # fit() has just reset the metrics: the running means restart from zero steps.
         self._latest = self._at_point = (0, {})
+        self._epoch_start = _step(self.model)
 
     def on_train_batch_end(self, batch, logs=None):
-        self._latest = (batch + 1, dict(logs or {}))
         step = _step(self.model)
+        # Steps into the epoch from the trainer's counter, not from Keras' `batch`: with
+        # steps_per_execution > 1 Keras reports the execution's last index, which the
+        # epoch's last, shorter execution overshoots.
+        count = step - self._epoch_start
+        self._latest = (count, dict(logs or {}))
         # The epoch's last batch leaves its point to on_epoch_end, which runs after the slope
         # is annealed, so a step has one point holding its final values.
         steps = (self.params or {}).get("steps")
-        last_batch = steps is not None and batch + 1 >= steps
+        last_batch = steps is not None and count >= steps
         if step // self.every > self._last_point // self.every and not last_batch:
             self._write_scalars(step)
         self._log_grid()
@@ -343,8 +361,12 @@ class TensorBoardLogger(keras.callbacks.Callback):
         self._log_grid()
 
     def on_train_end(self, logs=None):
-        self._writer.close()
-        self._writer = None
+        self._writer.flush()
+
+    def close(self):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     def _write_scalars(self, step):
         count, means = self._latest
@@ -422,6 +444,11 @@ class ProgressBar(keras.callbacks.ProgbarLogger):
         self.verbose = 1
         self.epochs = self.total_epochs
 
+    def on_train_batch_end(self, batch, logs=None):
+        # Keras reports an execution's last index, which the epoch's last, shorter
+        # execution (steps_per_execution > 1) overshoots.
+        super().on_train_batch_end(min(batch, self.target - 1) if self.target else batch, logs)
+
     def on_epoch_end(self, epoch, logs=None):
         if self.progbar is not None:
             self.progbar.update(self.seen, list((logs or {}).items()), finalize=True)
@@ -477,6 +504,14 @@ class TrainingCallbacks:
     callbacks: list
     guard: StopOnNonFinite
     stopper: StopOnSignal
+
+    def close(self):
+        """After the last fit() call, also when one raised (Keras then skips on_train_end):
+        the signal handlers go back, the TensorBoard events file is closed."""
+        self.stopper.restore()
+        for callback in self.callbacks:
+            if isinstance(callback, TensorBoardLogger):
+                callback.close()
 
 
 def build_callbacks(

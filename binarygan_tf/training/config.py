@@ -214,7 +214,12 @@ class TrainConfig:
         on_resume=MAY_CHANGE,
     )
     steps_per_execution: int = setting(
-        1, "Generator steps per compiled call.", "speed", on_resume=MAY_CHANGE
+        1,
+        "Generator steps per compiled call (the same steps and weights; epochs keep their "
+        "length). Callbacks run once per call, so a grid, checkpoint or TensorBoard point "
+        "lands at the first call end at or after its step.",
+        "speed",
+        on_resume=MAY_CHANGE,
     )
     mixed_precision: str = setting(
         "off",

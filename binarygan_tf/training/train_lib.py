@@ -170,28 +170,24 @@ def _one_line(error):
     return f"{type(error).__name__}: {lines[-1].strip()}" if lines else type(error).__name__
 
 
-def plan_segments(start_step, total_steps, steps_per_epoch):
-    """Split steps [start, total) into fit() calls: [(initial_epoch, epochs, steps_per_epoch)].
+def plan_epochs(start_step, total_steps, steps_per_epoch):
+    """Split steps [start, total) into one fit() call per epoch: [(epoch, steps)].
 
-    A run resumed mid-epoch first finishes that epoch alone; whole epochs then go in one call
-    (one progress bar per epoch, as usual); a --max_steps end mid-epoch is its own call.
+    One call per epoch, each over exactly that epoch's batches, because Keras runs
+    `steps_per_execution` steps per call whatever the epoch's length: an epoch of 1,093 steps
+    (MNIST at batch 64, a prime) would otherwise run 1,100 at 10 per execution and every
+    epoch boundary (slope annealing, the epoch's checkpoint and row) would drift. Given a
+    dataset of exactly `steps` batches, the epoch's last execution ends with its data. A run
+    resumed mid-epoch first finishes that epoch; a --max_steps end mid-epoch is a short one.
     """
-    segments = []
+    epochs = []
     step = start_step
-    if step % steps_per_epoch and step < total_steps:
+    while step < total_steps:
         epoch = step // steps_per_epoch
-        n = min((epoch + 1) * steps_per_epoch, total_steps) - step
-        segments.append((epoch, epoch + 1, n))
-        step += n
-    full_epochs = (total_steps - step) // steps_per_epoch
-    if full_epochs:
-        epoch = step // steps_per_epoch
-        segments.append((epoch, epoch + full_epochs, steps_per_epoch))
-        step += full_epochs * steps_per_epoch
-    if step < total_steps:
-        epoch = step // steps_per_epoch
-        segments.append((epoch, epoch + 1, total_steps - step))
-    return segments
+        end = min((epoch + 1) * steps_per_epoch, total_steps)
+        epochs.append((epoch, end - step))
+        step = end
+    return epochs
 
 
 def _set_precision(policy):
@@ -309,17 +305,19 @@ def _train(config, changes, images, fingerprint, start_time, session, log):
     history = {}
     step = int(trainer.generator_step.numpy())
     try:
-        for initial_epoch, epochs, steps in plan_segments(step, total, spe):
+        for epoch, steps in plan_epochs(step, total, spe):
+            if stopper.received:  # a Ctrl-C between two epochs' fit() calls
+                break
             dataset = data.make_training_dataset(
                 images,
                 config.batch_size,
                 config.seed,
                 start_step=int(trainer.generator_step.numpy()),
-            )
+            ).take(steps)
             h = trainer.fit(
                 dataset,
-                initial_epoch=initial_epoch,
-                epochs=epochs,
+                initial_epoch=epoch,
+                epochs=epoch + 1,
                 shuffle=False,
                 steps_per_epoch=steps,
                 callbacks=run_callbacks.callbacks,
@@ -330,9 +328,7 @@ def _train(config, changes, images, fingerprint, start_time, session, log):
             if guard.failed_step is not None or stopper.received:
                 break
     finally:
-        # Keras skips on_train_end when a callback raises (a checkpoint that cannot be
-        # written): give the signal handlers back all the same.
-        stopper.on_train_end()
+        run_callbacks.close()
 
     step = int(trainer.generator_step.numpy())
     slope = float(trainer.slope.numpy())
