@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from binarygan_tf.reproduction import claim_table, experiments, page, publishing
+from binarygan_tf.reproduction import claim_table, claims, experiments, page, publishing
 from binarygan_tf.reproduction import job as reproduction
 from binarygan_tf.reproduction.experiments import Configuration
 from binarygan_tf.training import run_directory
@@ -169,6 +169,8 @@ def test_authors_runs_are_published_evaluated_and_shown_beside_ours(merged, monk
     )
     fd_ours, fd_theirs = (float(line.split(" | ")[2].split()[0]) for line in (ours, theirs))
     assert "2 seeds)" in ours and fd_ours > 0 and fd_theirs > 0 and fd_ours != fd_theirs
+    # their one run placed among our two seeds, under the table
+    assert f"- MLP DBN, WGAN-GP: their FD {fd_theirs:.2f} lies " in page
     assert "| MLP DBN, WGAN-GP, authors' code |" in page  # its row in Exp. I's table
     # their two seeds of one configuration: one row, as a spread; ours not trained here
     wgan = [line for line in page.splitlines() if line.startswith("| MLP DBN, WGAN | ")]
@@ -257,3 +259,30 @@ def test_a_claim_failing_in_both_codes_says_so():
     assert wgan.endswith(
         "On the authors' own code: **does not hold**: FD WGAN 58.00, WGAN-GP 21.00 (factor 2.76)."
     )
+
+
+@pytest.mark.parametrize(
+    "ours, theirs, expected",
+    [
+        ((29.0, 30.8, 31.5), (30.0,), "lies inside our range (29.00-31.50, 3 seeds)"),
+        (
+            (29.0, 30.8, 31.5),
+            (26.7,),
+            "lies below all of ours (29.00-31.50, 3 seeds), 2.30 beyond our nearest seed "
+            "while ours spread over 2.50. Chance alone puts one run below all 3 of another "
+            "with probability 1/4 = 0.25",
+        ),
+        ((13.78, 15.03), (16.09,), "lies above all of ours (13.78-15.03, 2 seeds), 1.06 beyond"),
+        ((13.78,), (16.09,), None),  # one seed of ours: nothing to place it among
+        ((13.78, 15.03), (16.09, 17.0), None),  # several of theirs: the permutation test's
+        ((13.78, float("nan")), (16.09,), None),
+    ],
+)
+def test_one_run_of_theirs_is_placed_among_our_seeds(ours, theirs, expected):
+    verdict = page.one_run_verdict(
+        "CNN SBN, WGAN-GP", claims.Spread(tuple(ours)), claims.Spread(tuple(theirs))
+    )
+    if expected is None:
+        assert verdict is None
+    else:
+        assert verdict.startswith("- CNN SBN, WGAN-GP: their FD ") and expected in verdict
