@@ -137,7 +137,7 @@ def worker(args):
     config, trainer, dataset, source = build_bench_run(
         args.worker, args.overrides, args.trainer_overrides, args.mnist_dir
     )
-    spe = config.steps_per_execution
+    spe = config.resolved_steps_per_execution
     steps = max(spe, args.steps // spe * spe)
     warmup = max(spe, args.warmup // spe * spe)
 

@@ -71,6 +71,9 @@ def tiny_config(tmp_path, **overrides):
         tensorboard=False,
         progress="off",
         seed=1,
+        # One step per compiled call: these tests check what happens at given steps (grids,
+        # checkpoints, points, a NaN's step); test_train_lib checks several steps per call.
+        steps_per_execution=1,
     )
     base.update(overrides)
     from binarygan_tf.training import config

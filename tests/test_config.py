@@ -48,6 +48,24 @@ def test_library_defaults_are_what_training_uses():
 
 
 @pytest.mark.parametrize(
+    "arch, given, resolved", [("mlp", None, 25), ("cnn", None, 1), ("mlp", 1, 1), ("cnn", 7, 7)]
+)
+def test_steps_per_execution_defaults_per_architecture_and_is_recorded(arch, given, resolved):
+    """Unset, it is the measured default of the architecture (config.DEFAULT_STEPS_PER_EXECUTION:
+    the MLP's short step gains from 25 per call, the CNN's does not); config.json records the
+    value the run used, so a resume continues with it."""
+    settings = config.TrainConfig(arch=arch, steps_per_execution=given)
+    settings.validate()
+    assert settings.resolved_steps_per_execution == resolved
+    assert settings.to_json()["steps_per_execution"] == resolved
+
+
+def test_steps_per_execution_must_be_positive():
+    with pytest.raises(UserError, match="--steps_per_execution must be a positive integer"):
+        config.TrainConfig(steps_per_execution=0).validate()
+
+
+@pytest.mark.parametrize(
     "line,expected",
     [
         ("--jit_compile", True),
@@ -181,7 +199,7 @@ def test_resume_from_the_command_line_uses_the_run_and_refuses_conflicts(tmp_pat
                 "output:",
                 "speed:",
                 "--neuron={dbn,sbn,real}  (default: dbn)",
-                "--steps_per_execution  (default: 1)",
+                "--steps_per_execution  (default: unset)",
                 "--follow={code,paper}  (default: code)",
                 "--epochs  (default: 20)",
             ],

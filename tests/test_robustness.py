@@ -83,6 +83,7 @@ def _long_cli_args(tmp_path, out):
         "--critic_warmup_until=1",
         "--critic_warmup_every=1000",
         "--sample_every=60",  # step 60's grid, mid-epoch 2, tells the SIGINT test when
+        "--steps_per_execution=5",  # several steps per call, as the MLP's default, 5 | 60
         "--notensorboard",
         "--progress=off",
         "--seed=3",
@@ -182,7 +183,14 @@ def test_sigkill_keeps_last_checkpoint_and_resume_matches(tmp_path, uninterrupte
 
 
 # ------------------------------------------------------------------ numerical faults
-def test_nan_stops_with_step_keeps_checkpoint_and_exports_nothing(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "per_call, message",
+    # NaN from the 11th step on; at 3 per call epoch 2 (steps 9-16) runs calls ending 11, 14, 16
+    [(1, "at generator step 11\\."), (3, r"by generator step 11 \(checked every 3 steps")],
+)
+def test_nan_stops_with_step_keeps_checkpoint_and_exports_nothing(
+    tmp_path, monkeypatch, per_call, message
+):
     original = objectives.WGANGPTrainer.gradient_penalty
 
     def poisoned(self, real, fake):
@@ -190,8 +198,8 @@ def test_nan_stops_with_step_keeps_checkpoint_and_exports_nothing(tmp_path, monk
         return tf.where(self.generator_step >= 10, tf.constant(np.nan, tf.float32), gp)
 
     monkeypatch.setattr(objectives.WGANGPTrainer, "gradient_penalty", poisoned)
-    config = tiny_config(tmp_path, epochs=3)
-    with pytest.raises(TrainingFailed, match="step 11"):
+    config = tiny_config(tmp_path, epochs=3, steps_per_execution=per_call)
+    with pytest.raises(TrainingFailed, match=message):
         train_lib.run_training(config, log=lambda *_: None)
     run = config.run_dir
     assert not os.path.exists(os.path.join(run, "generator"))

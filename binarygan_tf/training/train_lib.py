@@ -68,7 +68,7 @@ def build_trainer(config, image_shape=contract.IMAGE_SHAPE):
         d_optimizer=spec.make_optimizer(config.follow, fp16),
         g_optimizer=spec.make_optimizer(config.follow, fp16),
         jit_compile=config.resolved_jit_compile,
-        steps_per_execution=config.steps_per_execution,
+        steps_per_execution=config.resolved_steps_per_execution,
     )
     trainer.build_optimizers()
     return trainer
@@ -334,10 +334,17 @@ def _train(config, changes, images, fingerprint, start_time, session, log):
     slope = float(trainer.slope.numpy())
     if guard.failed_step is not None:
         last = checkpoints.latest_checkpoint or "none (failed in the first epoch)"
+        per_call = config.resolved_steps_per_execution
+        where = (
+            f"at generator step {guard.failed_step}"
+            if per_call == 1
+            else f"by generator step {guard.failed_step} (checked every {per_call} steps, "
+            "--steps_per_execution)"
+        )
         raise TrainingFailed(
-            f"training diverged: {guard.failed_metric} became NaN/Inf at generator step "
-            f"{guard.failed_step}. No generator was exported; the last good checkpoint is "
-            f"{last}. Try another --seed, or --mixed_precision=off if it was on."
+            f"training diverged: {guard.failed_metric} became NaN/Inf {where}. No generator "
+            f"was exported; the last good checkpoint is {last}. Try another --seed, or "
+            "--mixed_precision=off if it was on."
         )
     if (
         checkpoints.latest_checkpoint is None
