@@ -95,6 +95,7 @@ def _config(arch, neuron, objective, precision="off", jit=False, follow="code"):
         critic_warmup_steps=1,
         critic_warmup_until=1,
         critic_warmup_every=1000,
+        steps_per_execution=1,  # the tests' fit() calls count single steps
     )
 
 

@@ -34,7 +34,7 @@ def test_page_from_merged_models_trains_nothing(merged):
     assert helpers.trained(proc.stdout) == [] and not (tmp_path / "fresh").exists()
     assert helpers.generator_mtimes(tmp_path / "merged") == before
     assert "evaluating" not in proc.stdout  # each shard's metrics.json is reused
-    page = (tmp_path / "docs" / "results.md").read_text()
+    page = (tmp_path / "merged_docs" / "results.md").read_text()
     assert page.startswith("# Results") and "python reproduce.py --profile=smoke" in page
     # Exp. I's three claims, Exp. II's two, Exp. IV's two DBN claims; one budget column
     verdicts = [
@@ -47,7 +47,7 @@ def test_page_from_merged_models_trains_nothing(merged):
     assert "- Seeds: MLP DBN, WGAN-GP with seeds 0, 1." in page
     assert page.count("| real data (binarized MNIST train digits) |") == 3  # I, II, IV tables
     assert "| MLP DBN, WGAN-GP, seed 1 |" in page
-    figures = tmp_path / "docs" / "figures" / "results"
+    figures = tmp_path / "merged_docs" / "figures" / "results"
     for name in (
         "exp1_mlp_dbn.png",
         "exp2_mlp_real_binarizations.png",

@@ -433,6 +433,7 @@ def test_a_full_disk_during_a_checkpoint_is_one_line_cleans_up_and_resumes(tmp_p
         "--critic_warmup_every=1000",
         "--sample_every=5",
         "--checkpoint_every=2",
+        "--steps_per_execution=1",  # a checkpoint at step 4, not at the end of a call
         "--notensorboard",
         "--progress=off",
         "--seed=1",

@@ -33,6 +33,7 @@ def _trainer(arch="mlp", neuron="dbn", objective="wgan-gp", schedule=TINY, seed=
             critic_warmup_until=schedule.warmup_until,
             critic_warmup_every=schedule.warmup_every,
             jit_compile=False,
+            steps_per_execution=1,  # the tests' fit() calls count single steps
         )
     )
 
