@@ -2,10 +2,10 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
+
+from tests.helpers import run_script
 
 pytestmark = pytest.mark.slow  # runs benchmark workers in subprocesses
 
@@ -16,20 +16,17 @@ MLP_D_FORWARD_FLOPS = 2 * (784 * 512 + 512 * 256 + 256)
 
 
 def test_worker_reports_rates_and_counted_flops(tmp_path):
-    proc = subprocess.run(
+    proc = run_script(
+        "bench/throughput.py",
         [
-            sys.executable,
-            os.path.join(REPO, "bench", "throughput.py"),
             "--worker=mlp:dbn:wgan-gp",
             "--steps=2",
             "--warmup=1",
             "--repeats=1",
             f"--mnist_dir={tmp_path}/none",
         ],
-        capture_output=True,
-        text=True,
-        timeout=300,
         cwd=REPO,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     record = json.loads([x for x in proc.stdout.splitlines() if x.startswith("{")][-1])
@@ -75,10 +72,9 @@ def test_profile_categories_count_kernels_once():
 
 def test_profile_step_traces_and_sums_kernels(tmp_path):
     out = tmp_path / "profile.md"
-    proc = subprocess.run(
+    proc = run_script(
+        "bench/profile_step.py",
         [
-            sys.executable,
-            os.path.join(REPO, "bench", "profile_step.py"),
             "--config=mlp:dbn:wgan",
             "--steps=2",
             "--warmup=1",
@@ -86,10 +82,8 @@ def test_profile_step_traces_and_sums_kernels(tmp_path):
             f"--logdir={tmp_path}/trace",
             f"--markdown={out}",
         ],
-        capture_output=True,
-        text=True,
-        timeout=300,
         cwd=REPO,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     text = out.read_text()
@@ -204,10 +198,9 @@ def test_concurrent_runs_measures_alone_and_side_by_side(tmp_path):
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("needs 2 usable cores")
     out = tmp_path / "c.json"
-    proc = subprocess.run(
+    proc = run_script(
+        "bench/concurrent_runs.py",
         [
-            sys.executable,
-            os.path.join(REPO, "bench", "concurrent_runs.py"),
             "--runs=exp1_mlp_dbn",
             "--steps=2",
             "--warmup=1",
@@ -216,8 +209,6 @@ def test_concurrent_runs_measures_alone_and_side_by_side(tmp_path):
             f"--out={tmp_path}/logs",
             f"--json={out}",
         ],
-        capture_output=True,
-        text=True,
         cwd=REPO,
         timeout=900,
     )

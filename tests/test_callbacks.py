@@ -430,6 +430,20 @@ def test_bar_ends_at_the_step_where_the_epoch_stopped(capsys):
     assert out.endswith("\n")
 
 
+def test_bar_of_an_epoch_ending_mid_execution_stops_at_its_steps(capsys):
+    """8 steps at 3 per call: Keras reports the calls' last indices 2, 5 and 8, the last past
+    the epoch's 8 steps; the bar ends at 8/8, not 9/8."""
+    bar = cbs.ProgressBar(epochs=1)
+    bar.set_params({"verbose": 0, "epochs": 1, "steps": 8})
+    bar.on_train_begin()
+    bar.on_epoch_begin(0)
+    for batch in (2, 5, 8):
+        bar.on_train_batch_end(batch, {"d_loss": 0.5})
+    bar.on_epoch_end(0, {"d_loss": 0.5})
+    out = capsys.readouterr().out
+    assert bar.seen == 8 and "8/8" in out and "9/8" not in out
+
+
 def test_line_mode_prints_one_plain_line_per_epoch():
     stream = io.StringIO()
     lines = cbs.EpochLines(epochs=3, stream=stream)

@@ -36,9 +36,9 @@ GROUPS = ("data", "model", "schedule", "output", "speed")
 # XLA per architecture: it speeds up the MLP step; XLA:CPU runs the CNN's convolutions inside
 # the critic tf.while_loop far slower than TensorFlow's oneDNN kernels (docs/performance.md).
 DEFAULT_JIT_COMPILE = {"mlp": True, "cnn": False}
-# Generator steps per compiled call, per architecture: an MLP step is about 20 ms, of which
-# the fit() loop and the callbacks took about 3 ms when called every step (interleaved A/B,
-# docs/performance.md: 25 per call +17%, 10 +13%, 50 +18% on the MLP DBN); 25 divides the
+# Generator steps per compiled call, per architecture. Interleaved A/B on the MLP DBN
+# (docs/performance.md): 25 per call +17%, 10 +13%, 50 +18%, i.e. 23.2 ms a step at 1 per
+# call against 19.9 ms at 25: 3.3 ms a step spent outside the compiled step. 25 divides the
 # grids' steps 100, 200 and 500 in the first epoch and keeps a Ctrl-C within half a second.
 # The CNN's 145 ms step gains 2%, inside the spread of its runs, so it keeps one per call.
 DEFAULT_STEPS_PER_EXECUTION = {"mlp": 25, "cnn": 1}

@@ -306,7 +306,7 @@ def _train(config, changes, images, fingerprint, start_time, session, log):
     step = int(trainer.generator_step.numpy())
     try:
         for epoch, steps in plan_epochs(step, total, spe):
-            if stopper.received:  # a Ctrl-C between two epochs' fit() calls
+            if stopper.received:  # a Ctrl-C during the last fit() call or since it ended
                 break
             dataset = data.make_training_dataset(
                 images,
@@ -325,7 +325,7 @@ def _train(config, changes, images, fingerprint, start_time, session, log):
             )  # progress output is one of the callbacks
             for k, v in h.history.items():
                 history.setdefault(k, []).extend(v)
-            if guard.failed_step is not None or stopper.received:
+            if guard.failed_step is not None:
                 break
     finally:
         run_callbacks.close()
