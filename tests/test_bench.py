@@ -88,10 +88,22 @@ def test_profile_step_traces_and_sums_kernels(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     text = out.read_text()
     rows = {x.split("|")[1].strip(): x for x in text.splitlines() if x.startswith("| ")}
-    # The MLP step is matrix products first of all; XLA (on by default) names its dots.
+    # The MLP step is matrix products first of all, named as such by XLA and by oneDNN.
     share = float(rows["matmul"].split("|")[3].strip().rstrip("%"))
     assert 20 <= share <= 100, text
     assert list(tmp_path.glob("trace/**/*.xplane.pb"))
+
+
+def test_kernel_paths_prints_both_paths_for_products_and_adam(tmp_path):
+    proc = run_script("bench/kernel_paths.py", ["--quick"], cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [line.split("|")[1:-1] for line in proc.stdout.splitlines() if line.startswith("| ")]
+    product = [r for r in rows if r[0].strip() == "64 x 784 x 512"]
+    adam = {r[0].strip(): r for r in rows if r[0].strip() in ("Keras' ops", "fused kernel")}
+    assert len(product) == 1 and set(adam) == {"Keras' ops", "fused kernel"}, proc.stdout
+    for row in [*product, *adam.values()]:
+        figures = [float(cell) for cell in row[-2:]]  # XLA, then the kernels
+        assert all(f > 0 for f in figures), row
 
 
 def test_ab_levers_variants_parse_and_reject_typos():

@@ -113,6 +113,41 @@ class TF1RMSprop(keras.optimizers.RMSprop):
             velocity.assign(tf.ones_like(velocity))
 
 
+class FusedAdam(keras.optimizers.Adam):
+    """Keras' Adam whose per-variable update is TensorFlow's fused `ResourceApplyAdam` kernel,
+    the kernel TF1's `tf.train.AdamOptimizer` runs in the authors' code.
+
+    Why: outside XLA, Keras writes the update as about seven elementwise ops per variable,
+    each a pass over memory and an op dispatch; the fused kernel makes one pass. Measured on
+    the MLP critic's five updates (533,505 weights): 7.4 ms with Keras' ops, 2.2 ms fused
+    (docs/performance.md). Inside XLA both lower to the same elementwise code.
+
+    Same arithmetic as Keras' `update_step` (and TF1's): alpha = lr sqrt(1 - b2^t) / (1 - b1^t),
+    m += (g - m)(1 - b1), v += (g^2 - v)(1 - b2), var -= alpha m / (sqrt(v) + eps), with t
+    from the optimizer's own `iterations`; the slots are Keras' own, so checkpoints keep their
+    layout. AMSGrad (not used here) falls back to Keras' ops.
+    """
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self.amsgrad:
+            return super().update_step(gradient, variable, learning_rate)
+        dtype = variable.dtype
+        step = tf.cast(self.iterations + 1, dtype)
+        index = self._get_variable_index(variable)
+        tf.raw_ops.ResourceApplyAdam(
+            var=variable.handle,
+            m=self._momentums[index].handle,
+            v=self._velocities[index].handle,
+            beta1_power=tf.pow(tf.cast(self.beta_1, dtype), step),
+            beta2_power=tf.pow(tf.cast(self.beta_2, dtype), step),
+            lr=tf.cast(learning_rate, dtype),
+            beta1=tf.cast(self.beta_1, dtype),
+            beta2=tf.cast(self.beta_2, dtype),
+            epsilon=tf.cast(self.epsilon, dtype),
+            grad=tf.cast(gradient, dtype),
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class ObjectiveSpec:
     """Everything that goes with one objective, described once (the table in the module
@@ -134,7 +169,7 @@ class ObjectiveSpec:
                 epsilon=OPTIMIZER_EPSILON,
             )
         else:
-            opt = keras.optimizers.Adam(
+            opt = FusedAdam(
                 learning_rate=LEARNING_RATE,
                 beta_1=ADAM_BETAS[0],
                 beta_2=ADAM_BETAS[1],

@@ -33,9 +33,12 @@ PRECISIONS = ("off", "mixed_float16", "mixed_bfloat16")
 GROUPS = ("data", "model", "schedule", "output", "speed")
 
 # Measured defaults (docs/performance.md).
-# XLA per architecture: it speeds up the MLP step; XLA:CPU runs the CNN's convolutions inside
-# the critic tf.while_loop far slower than TensorFlow's oneDNN kernels (docs/performance.md).
-DEFAULT_JIT_COMPILE = {"mlp": True, "cnn": False}
+# XLA off for both networks. XLA:CPU runs the CNN's convolutions inside the critic
+# tf.while_loop far slower than TensorFlow's oneDNN kernels. For the MLP, XLA won (+19%) while
+# Keras' Adam ran as seven unfused ops per variable outside it; with the fused Adam kernel
+# (objectives.FusedAdam) oneDNN's matmuls, 30-40% faster than XLA:CPU's at batch 64, win:
+# interleaved A/B, MLP DBN +6%, MLP SBN +1% (docs/performance.md, "XLA off for the MLP").
+DEFAULT_JIT_COMPILE = {"mlp": False, "cnn": False}
 # Generator steps per compiled call, per architecture. Interleaved A/B on the MLP DBN
 # (docs/performance.md): 25 per call +17%, 10 +13%, 50 +18%, i.e. 23.2 ms a step at 1 per
 # call against 19.9 ms at 25: 3.3 ms a step spent outside the compiled step. 25 divides the
@@ -213,9 +216,10 @@ class TrainConfig:
     # -- speed
     jit_compile: bool | None = setting(
         None,
-        "Compile the training step with XLA. Default: on for --arch=mlp, off for "
-        "--arch=cnn (docs/performance.md); --nojit_compile turns it off. XLA draws other "
-        "(equally distributed) random numbers for the same seed.",
+        "Compile the training step with XLA. Default: off; on 2-core CPUs TensorFlow's "
+        "oneDNN kernels train both networks faster (docs/performance.md); runs published "
+        "before 2026-12-07's change trained the MLP with it on. XLA draws other (equally "
+        "distributed) random numbers for the same seed.",
         "speed",
         on_resume=MAY_CHANGE,
     )

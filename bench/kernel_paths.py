@@ -1,0 +1,111 @@
+"""XLA:CPU against TensorFlow's own (oneDNN) kernels on the MLP's pieces of work: its matrix
+products at batch 64 and the Adam update of its critic, Keras' ops against the fused kernel.
+
+    python bench/kernel_paths.py
+
+Why the MLP's default turned XLA off (docs/performance.md, "XLA off for the MLP"): a whole
+step A/B only says which path wins; this says where. Each figure is the median of 7 timed
+blocks after a warm-up, on whatever the cores are doing, so run it on idle cores.
+"""
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from binarygan_tf.model import objectives  # noqa: E402
+
+BATCH = 64
+# (rows, contraction, columns) of the MLP's products: D's first and second layers and G's
+# output layer (networks.py: D 784-512-256-1, G 128-1024-784).
+SHAPES = [(BATCH, 784, 512), (BATCH, 512, 256), (BATCH, 1024, 784)]
+# The three layouts a layer's forward and backward passes use: x W, x^T dy (the weight
+# gradient), dy W^T (the input gradient).
+LAYOUTS = ("x W", "x^T dy", "dy W^T")
+PRODUCTS_PER_CALL = 30
+CRITIC_SHAPES = [(784, 512), (512,), (512, 256), (256,), (256, 1), (1,)]
+CRITIC_UPDATES = 5  # one generator step's critic updates (defaults.CRITIC_STEPS)
+
+
+def _median_ms(fn, args, calls, blocks=7):
+    for _ in range(3):
+        fn(*args).numpy()
+    times = []
+    for _ in range(blocks):
+        start = time.perf_counter()
+        for _ in range(calls):
+            out = fn(*args)
+        out.numpy()
+        times.append((time.perf_counter() - start) / calls * 1000)
+    return statistics.median(times)
+
+
+def matmul_rate(m, k, n, layout, jit):
+    """GFLOP/s of PRODUCTS_PER_CALL products of one shape and layout in one tf.function."""
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(m, k)).astype("float32"))
+    w = tf.Variable(rng.normal(size=(k, n)).astype("float32") * 0.02)
+    dy = tf.constant(rng.normal(size=(m, n)).astype("float32"))
+
+    def products(x, dy):
+        total = tf.constant(0.0)
+        for i in range(PRODUCTS_PER_CALL):  # distinct inputs: no product is computed once
+            if layout == "x W":
+                r = tf.matmul(x + float(i), w)
+            elif layout == "x^T dy":
+                r = tf.matmul(x + float(i), dy, transpose_a=True)
+            else:
+                r = tf.matmul(dy + float(i), w, transpose_b=True)
+            total += r[0, 0]
+        return total
+
+    ms = _median_ms(tf.function(products, jit_compile=jit), (x, dy), calls=10)
+    return PRODUCTS_PER_CALL * 2 * m * k * n / (ms / 1000) / 1e9
+
+
+def adam_ms(optimizer_cls, jit):
+    """Milliseconds for CRITIC_UPDATES Adam updates of the MLP critic's variables."""
+    rng = np.random.default_rng(0)
+    variables = [keras.Variable(rng.normal(size=s).astype("float32") * 0.02) for s in CRITIC_SHAPES]
+    grads = [tf.constant(rng.normal(size=s).astype("float32")) for s in CRITIC_SHAPES]
+    opt = optimizer_cls(learning_rate=1e-4, beta_1=0.5, beta_2=0.9, epsilon=1e-8)
+    opt.build(variables)
+
+    def updates(*grads):
+        for _ in range(CRITIC_UPDATES):
+            opt.apply(grads, variables)
+        return tf.cast(opt.iterations, tf.float32)
+
+    return _median_ms(tf.function(updates, jit_compile=jit), grads, calls=50)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="one shape, for the tests")
+    args = ap.parse_args()
+    shapes = SHAPES[:1] if args.quick else SHAPES
+    layouts = LAYOUTS[:1] if args.quick else LAYOUTS
+    print("| product (rows x contraction x columns) | layout | XLA GFLOP/s | kernels GFLOP/s |")
+    print("|---|---|---|---|")
+    for m, k, n in shapes:
+        for layout in layouts:
+            xla, kernels = (matmul_rate(m, k, n, layout, jit) for jit in (True, False))
+            print(f"| {m} x {k} x {n} | {layout} | {xla:.0f} | {kernels:.0f} |", flush=True)
+    print(f"\n| {CRITIC_UPDATES} Adam updates of the MLP critic | XLA ms | kernels ms |")
+    print("|---|---|---|")
+    for label, cls in (
+        ("Keras' ops", keras.optimizers.Adam),
+        ("fused kernel", objectives.FusedAdam),
+    ):
+        xla, kernels = (adam_ms(cls, jit) for jit in (True, False))
+        print(f"| {label} | {xla:.2f} | {kernels:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
