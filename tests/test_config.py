@@ -60,6 +60,30 @@ def test_steps_per_execution_defaults_per_architecture_and_is_recorded(arch, giv
     assert settings.to_json()["steps_per_execution"] == resolved
 
 
+@pytest.mark.parametrize(
+    "arch, objective, given, resolved",
+    [
+        ("mlp", "wgan-gp", None, False),
+        ("mlp", "wgan", None, True),
+        ("mlp", "gan", None, True),
+        ("cnn", "wgan-gp", None, False),
+        ("cnn", "wgan", None, False),
+        ("cnn", "gan", None, False),
+        ("mlp", "wgan-gp", True, True),
+        ("cnn", "gan", True, True),
+        ("mlp", "gan", False, False),
+    ],
+)
+def test_xla_defaults_per_network_and_objective_and_is_recorded(arch, objective, given, resolved):
+    """Unset, XLA follows the measured table (config.DEFAULT_JIT_COMPILE: off where oneDNN's
+    kernels trained faster, the MLP under WGAN-GP and the CNN); a given value wins; config.json
+    records the value used, so --resume continues on the same path and random stream."""
+    settings = config.TrainConfig(arch=arch, objective=objective, jit_compile=given)
+    settings.validate()
+    assert settings.resolved_jit_compile is resolved
+    assert settings.to_json()["jit_compile"] is resolved
+
+
 def test_steps_per_execution_must_be_positive():
     with pytest.raises(UserError, match="--steps_per_execution must be a positive integer"):
         config.TrainConfig(steps_per_execution=0).validate()

@@ -33,12 +33,21 @@ PRECISIONS = ("off", "mixed_float16", "mixed_bfloat16")
 GROUPS = ("data", "model", "schedule", "output", "speed")
 
 # Measured defaults (docs/performance.md).
-# XLA off for both networks. XLA:CPU runs the CNN's convolutions inside the critic
-# tf.while_loop far slower than TensorFlow's oneDNN kernels. For the MLP, XLA won (+19%) while
-# Keras' Adam ran as seven unfused ops per variable outside it; with the fused Adam kernel
-# (objectives.FusedAdam) oneDNN's matmuls, 30-40% faster than XLA:CPU's at batch 64, win:
-# interleaved A/B, MLP DBN +6%, MLP SBN +1% (docs/performance.md, "XLA off for the MLP").
-DEFAULT_JIT_COMPILE = {"mlp": False, "cnn": False}
+# XLA or TensorFlow's own (oneDNN) kernels, per network and objective: whichever trained
+# faster in an interleaved A/B on 2 cores (docs/performance.md, "XLA off for the MLP under
+# WGAN-GP"). XLA:CPU runs the CNN's convolutions inside the critic tf.while_loop far slower
+# than oneDNN. For the MLP, oneDNN's batch-64 products beat XLA:CPU's by 8-47%; under WGAN-GP
+# that pays once Adam is one fused kernel (objectives.FusedAdam): +6% (DBN), +1% (SBN).
+# WGAN's RMSProp and weight clipping and GAN's batch-normalized critic are elementwise work
+# that only XLA fuses: XLA +71% (WGAN) and +7% (GAN), so those keep it.
+DEFAULT_JIT_COMPILE = {
+    ("mlp", "wgan-gp"): False,
+    ("mlp", "wgan"): True,
+    ("mlp", "gan"): True,
+    ("cnn", "wgan-gp"): False,
+    ("cnn", "wgan"): False,
+    ("cnn", "gan"): False,
+}
 # Generator steps per compiled call, per architecture. Interleaved A/B on the MLP DBN
 # (docs/performance.md): 25 per call +17%, 10 +13%, 50 +18%, i.e. 23.2 ms a step at 1 per
 # call against 19.9 ms at 25: 3.3 ms a step spent outside the compiled step. 25 divides the
@@ -216,9 +225,9 @@ class TrainConfig:
     # -- speed
     jit_compile: bool | None = setting(
         None,
-        "Compile the training step with XLA. Default: off; on 2-core CPUs TensorFlow's "
-        "oneDNN kernels train both networks faster (docs/performance.md); runs published "
-        "before 2026-12-07's change trained the MLP with it on. XLA draws other (equally "
+        "Compile the training step with XLA. Default: whichever trained faster on 2 CPU "
+        "cores (docs/performance.md): on for the MLP under WGAN and GAN, off for the MLP "
+        "under WGAN-GP (on before 2026-12-07) and for the CNN. XLA draws other (equally "
         "distributed) random numbers for the same seed.",
         "speed",
         on_resume=MAY_CHANGE,
@@ -276,7 +285,7 @@ class TrainConfig:
     @property
     def resolved_jit_compile(self):
         if self.jit_compile is None:
-            return DEFAULT_JIT_COMPILE[self.arch]
+            return DEFAULT_JIT_COMPILE[self.arch, self.objective]
         return self.jit_compile
 
     @property
