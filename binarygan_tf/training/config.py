@@ -38,8 +38,8 @@ GROUPS = ("data", "model", "schedule", "output", "speed")
 # WGAN-GP"). XLA:CPU runs the CNN's convolutions inside the critic tf.while_loop far slower
 # than oneDNN. For the MLP, oneDNN's batch-64 products beat XLA:CPU's by 8-47%; under WGAN-GP
 # that pays once Adam is one fused kernel (objectives.FusedAdam): +6% (DBN), +1% (SBN).
-# WGAN's RMSProp and weight clipping and GAN's batch-normalized critic are elementwise work
-# that only XLA fuses: XLA +71% (WGAN) and +7% (GAN), so those keep it.
+# Under WGAN (Keras' RMSProp and the clipping constraint: unfused ops outside XLA) and GAN,
+# XLA still wins, +71% and +7%, so those keep it.
 DEFAULT_JIT_COMPILE = {
     ("mlp", "wgan-gp"): False,
     ("mlp", "wgan"): True,
