@@ -5,7 +5,9 @@ products at batch 64 and the Adam update of its critic, Keras' ops against the f
 
 Why the MLP's default turned XLA off (docs/performance.md, "XLA off for the MLP"): a whole
 step A/B only says which path wins; this says where. Each figure is the median of 7 timed
-blocks after a warm-up, on whatever the cores are doing, so run it on idle cores.
+blocks after a warm-up, on whatever the cores are doing, so run it on idle cores. Each
+product gets its own input (`x + i`) so that no path can compute it once; that addition is
+timed too, the same in both paths, so the rates are a little below the products' own.
 """
 
 import argparse

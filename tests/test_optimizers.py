@@ -99,3 +99,23 @@ def test_adam_objectives_build_the_fused_kernel_and_keep_the_slots(tmp_path):
     assert int(restored.iterations.numpy()) == 3
     for a, b in zip(written.variables, restored.variables, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_fused_adam_leaves_amsgrad_to_keras():
+    """AMSGrad has no fused kernel here, so FusedAdam runs Keras' own ops for it. The
+    gradients shrink after a large one and beta_2 is small, so the second moment falls and
+    AMSGrad's running maximum changes the steps: Adam without it lands far away (checked
+    below), while FusedAdam(amsgrad=True) runs the very same ops as Keras' (bit for bit)."""
+
+    def run(optimizer):
+        var = keras.Variable(np.full((4,), 0.5, "float32"))
+        for scale in (3.0, 0.01, 0.01, 0.01):
+            optimizer.apply([tf.constant([1.0, -2.0, 0.5, 3.0]) * scale], [var])
+        return var.numpy()
+
+    settings = dict(learning_rate=0.1, beta_2=0.5)
+    fused = run(objectives.FusedAdam(amsgrad=True, **settings))
+    keras_amsgrad = run(keras.optimizers.Adam(amsgrad=True, **settings))
+    without_amsgrad = run(keras.optimizers.Adam(**settings))
+    np.testing.assert_array_equal(fused, keras_amsgrad)
+    assert np.abs(without_amsgrad - keras_amsgrad).min() > 1e-2
