@@ -21,7 +21,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from binarygan_tf.model import objectives  # noqa: E402
+from binarygan_tf.model import defaults, networks, objectives  # noqa: E402
 
 BATCH = 64
 # (rows, contraction, columns) of the MLP's products: D's first and second layers and G's
@@ -31,8 +31,7 @@ SHAPES = [(BATCH, 784, 512), (BATCH, 512, 256), (BATCH, 1024, 784)]
 # gradient), dy W^T (the input gradient).
 LAYOUTS = ("x W", "x^T dy", "dy W^T")
 PRODUCTS_PER_CALL = 30
-CRITIC_SHAPES = [(784, 512), (512,), (512, 256), (256,), (256, 1), (1,)]
-CRITIC_UPDATES = 5  # one generator step's critic updates (defaults.CRITIC_STEPS)
+CRITIC_UPDATES = defaults.CRITIC_STEPS  # one generator step's critic updates
 
 
 def _median_ms(fn, args, calls, blocks=7):
@@ -72,11 +71,18 @@ def matmul_rate(m, k, n, layout, jit):
 
 
 def adam_ms(optimizer_cls, jit):
-    """Milliseconds for CRITIC_UPDATES Adam updates of the MLP critic's variables."""
+    """Milliseconds for CRITIC_UPDATES Adam updates of the MLP critic's variables, with the
+    paper's Adam settings (objectives.py)."""
     rng = np.random.default_rng(0)
-    variables = [keras.Variable(rng.normal(size=s).astype("float32") * 0.02) for s in CRITIC_SHAPES]
-    grads = [tf.constant(rng.normal(size=s).astype("float32")) for s in CRITIC_SHAPES]
-    opt = optimizer_cls(learning_rate=1e-4, beta_1=0.5, beta_2=0.9, epsilon=1e-8)
+    shapes = [tuple(v.shape) for v in networks.build_discriminator("mlp").trainable_variables]
+    variables = [keras.Variable(rng.normal(size=s).astype("float32") * 0.02) for s in shapes]
+    grads = [tf.constant(rng.normal(size=s).astype("float32")) for s in shapes]
+    opt = optimizer_cls(
+        learning_rate=objectives.LEARNING_RATE,
+        beta_1=objectives.ADAM_BETAS[0],
+        beta_2=objectives.ADAM_BETAS[1],
+        epsilon=objectives.OPTIMIZER_EPSILON,
+    )
     opt.build(variables)
 
     def updates(*grads):

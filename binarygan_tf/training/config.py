@@ -48,11 +48,12 @@ DEFAULT_JIT_COMPILE = {
     ("cnn", "wgan"): False,
     ("cnn", "gan"): False,
 }
-# Generator steps per compiled call, per architecture. Interleaved A/B on the MLP DBN
-# (docs/performance.md): 25 per call +17%, 10 +13%, 50 +18%, i.e. 23.2 ms a step at 1 per
-# call against 19.9 ms at 25: 3.3 ms a step spent outside the compiled step. 25 divides the
+# Generator steps per compiled call, per architecture. Interleaved A/B on the MLP DBN under
+# WGAN-GP (docs/performance.md): with XLA, 25 per call +17%, 10 +13%, 50 +18%, i.e. 23.2 ms a
+# step at 1 per call against 19.9 ms at 25: 3.3 ms a step spent outside the compiled step;
+# without XLA (its default since the fused Adam kernel), 25 per call +5%. 25 divides the
 # grids' steps 100, 200 and 500 in the first epoch and keeps a Ctrl-C within half a second.
-# The CNN's 145 ms step gains 2%, inside the spread of its runs, so it keeps one per call.
+# The CNN's 145 ms step gains 1-2%, inside the spread of its runs, so it keeps one per call.
 DEFAULT_STEPS_PER_EXECUTION = {"mlp": 25, "cnn": 1}
 
 # What --resume may take from the command line. Everything else shapes the model, the data
