@@ -234,6 +234,47 @@ def test_sbn_redraws_noise_for_each_critic_update():
     np.testing.assert_array_equal(same.numpy(), out["samples"].numpy())
 
 
+def test_sbn_critic_updates_see_the_next_draws_in_order(monkeypatch):
+    """The critic loop issues each SBN redraw one update ahead (trainer.critic_loop), yet
+    every update sees exactly the draw the neuron would give one call at a time: the
+    generator forward's draw first, then one per critic update, and no draw more (the seed
+    advances once per draw, so the next step starts where it always did)."""
+    schedule = CriticSchedule(steps=3, warmup_steps=3, warmup_until=0, warmup_every=1000)
+    t = _trainer(neuron="sbn", schedule=schedule, seed=5)
+    neuron = networks.output_neuron(t.generator)
+    stream = keras.random.SeedGenerator(0)
+    stream.state.assign(neuron.seed_generator.state.value)
+    trainer_cls = type(t)
+    captured, seen = {}, []
+    critic_loop, critic_update = trainer_cls.critic_loop, trainer_cls.critic_update
+
+    def recording_loop(self, real, z, generated):
+        captured.update({k: v.numpy() for k, v in generated.items()})
+        return critic_loop(self, real, z, generated)
+
+    def recording_update(self, real, fake):
+        seen.append(fake.numpy())
+        return critic_update(self, real, fake)
+
+    monkeypatch.setattr(trainer_cls, "critic_loop", recording_loop)
+    monkeypatch.setattr(trainer_cls, "critic_update", recording_update)
+    t.train_step(tf.constant(_real_batch()))  # eager: the loop runs its body in Python
+
+    p = captured["preactivated"]
+    draws = [random_draws.uniform(p.shape, stream).numpy() for _ in range(4)]
+    np.testing.assert_array_equal(captured["samples"], (p > draws[0]).astype(np.float32))
+    assert len(seen) == 3
+    for i, fake in enumerate(seen):
+        np.testing.assert_array_equal(fake, (p > draws[i + 1]).astype(np.float32))
+    np.testing.assert_array_equal(neuron.seed_generator.state.numpy(), stream.state.numpy())
+
+    # Compiled, as fit() runs it: still one seed advance per draw, 1 + 3 per step.
+    monkeypatch.undo()
+    before = neuron.seed_generator.state.numpy()
+    t.fit(_dataset(), epochs=1, steps_per_epoch=2, verbose=0)
+    assert (neuron.seed_generator.state.numpy() - before).tolist() == [0, 2 * 4]
+
+
 def _pinned_random(shape, seed_generator=None, dtype="float32"):
     """A stand-in for random_draws.{normal,uniform}: values in [0, 1) that depend only on the
     position, computed in float64 so XLA and TensorFlow's kernels give the same numbers."""

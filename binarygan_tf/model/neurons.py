@@ -67,6 +67,9 @@ class OutputNeuron(keras.layers.Layer):
             logits = tf.convert_to_tensor(self.slope) * logits
         return tf.sigmoid(logits)
 
+    # Whether `redraw` gives new values (the trainer then prefetches them in its loop).
+    redraws = False
+
     def redraw(self, samples, preactivated):
         """A fresh output for the same preactivated values, without gradient.
 
@@ -116,6 +119,8 @@ class StochasticBinaryNeuron(OutputNeuron):
     def _sample(self, p):
         noise = random_draws.uniform(tf.shape(p), self.seed_generator)
         return straight_through_threshold(p, noise)
+
+    redraws = True
 
     def redraw(self, samples, preactivated):
         return tf.stop_gradient(self._sample(preactivated))

@@ -132,25 +132,39 @@ class AdversarialTrainer(keras.Model):
         n_critic + 1 times; they do not enter training). An SBN redraws its noise for each
         critic update, as the authors' code does. `share_generator_forward=False` recomputes
         G(z) in every critic update, like the authors' graph.
+
+        An SBN's redraw for update i + 1 is issued inside update i's iteration, before the
+        update, on which it does not depend: the executor runs the draw beside the update
+        instead of between two updates (the draw is one Philox kernel that hardly uses a
+        second core; docs/performance.md, "The SBN's draws off the critical path"). The same
+        draws in the same order from the same seeds: the numbers do not change.
         """
         neuron = output_neuron(self.generator)
+        count = self.schedule.count(self.generator_step)
+        samples = tf.stop_gradient(generated["samples"])
+        preactivated = tf.stop_gradient(generated["preactivated"])
 
-        def critic_body(i, d_loss, extras):
-            if self.share_generator_forward:
-                fake = neuron.redraw(
-                    tf.stop_gradient(generated["samples"]),
-                    tf.stop_gradient(generated["preactivated"]),
-                )
-            else:
+        def redraw():
+            return neuron.redraw(samples, preactivated)
+
+        def critic_body(i, fake, d_loss, extras):
+            if not self.share_generator_forward:
                 fake = tf.stop_gradient(self.generator(z, training=True)["samples"])
+                upcoming = fake
+            elif neuron.redraws:
+                # Drawn only if an update follows, so the seed advances once per update.
+                upcoming = tf.cond(i + 1 < count, redraw, lambda: fake)
+            else:
+                upcoming = fake
             d_loss, extras = self.critic_update(real, fake)
-            return i + 1, d_loss, extras
+            return i + 1, upcoming, d_loss, extras
 
+        first = redraw() if self.share_generator_forward else samples
         zero = tf.constant(0.0, tf.float32)
-        _, d_loss, extras = tf.while_loop(
-            lambda i, *_: i < self.schedule.count(self.generator_step),
+        _, _, d_loss, extras = tf.while_loop(
+            lambda i, *_: i < count,
             critic_body,
-            (tf.constant(0, tf.int32), zero, {n: zero for n in self.critic_metric_names}),
+            (tf.constant(0, tf.int32), first, zero, {n: zero for n in self.critic_metric_names}),
         )
         return d_loss, extras
 
