@@ -231,3 +231,27 @@ def test_concurrent_runs_measures_alone_and_side_by_side(tmp_path):
     assert all(rate > 0 for rate in run["alone"] + run["side_by_side"])
     assert record["hours_one_after_another"] > 0 and record["hours_side_by_side"] > 0
     assert "exp1_mlp_dbn" in proc.stdout and "side by side, longest first" in proc.stdout
+
+
+def test_small_kernels_reports_each_kernel_and_its_equivalent(tmp_path):
+    out = tmp_path / "kernels.md"
+    proc = run_script("bench/small_kernels.py", ["--quick", f"--markdown={out}"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [line.split("|")[1:-1] for line in out.read_text().splitlines() if line.startswith("| ")]
+    kernels = {r[0].strip(): r for r in rows[1:]}
+    assert set(kernels) == {
+        "conv_1 forward",
+        "conv_1 input gradient",
+        "conv_1 filter gradient",
+        "pool_1 second derivative",
+        "pool_2 second derivative",
+    }, rows
+    # The pooling's equivalent is a selection (no arithmetic), so it must give the same values
+    # on any CPU; whether the depthwise convolution sums in the same order is the kernels'
+    # business, so only its report is checked.
+    for name, row in kernels.items():
+        assert (
+            row[3].strip() == "yes" if name.startswith("pool") else row[3].strip() in {"yes", "NO"}
+        )
+        assert float(row[1]) >= 0 and float(row[2].split()[0]) >= 0, row
+    assert "ms per draw" in proc.stdout

@@ -1,0 +1,202 @@
+"""Single kernels behind the two configurations that missed 1.5x: the MLP SBN's uniform draws
+and the CNN critic's first convolution and pooling, each against the equivalents tried.
+
+    python bench/small_kernels.py [--quick] [--markdown=PATH]
+
+A whole-step A/B (`bench/ab_levers.py`) says whether a lever pays; this says what one kernel
+costs and whether an equivalent computes the same values (docs/performance.md, "The SBN's
+draws off the critical path" and "The CNN: what was tried"). Shapes are the paper's at batch
+64 (networks.py). Each figure is the median of timed blocks of `CALLS` calls in one
+tf.function, each call on its own input (`x + i`, so nothing is computed once), minus the
+same block with the kernel left out, so it is the kernel's own time. Run it on idle cores;
+`TF_NUM_INTRAOP_THREADS=1` gives the one-thread figures.
+"""
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tensorflow.python.ops import gen_nn_ops  # noqa: E402
+
+from binarygan_tf.model import contract, random_draws  # noqa: E402
+
+BATCH = 64
+CALLS = 20
+POOL = [1, 2, 2, 1]  # the critic's 2 x 2 pooling, stride 2 (networks.py)
+# The critic's first convolution and its two poolings (networks.py: 28 -> 26 -> 13 -> 11 -> 6).
+CONV_1 = dict(x=(BATCH, 28, 28, 1), w=(3, 3, 1, 32), dy=(BATCH, 26, 26, 32))
+POOLS = [("pool_1", "VALID", (BATCH, 26, 26, 32)), ("pool_2", "SAME", (BATCH, 11, 11, 64))]
+
+
+def _block_ms(body, arg, blocks):
+    """Median ms per call of `body(arg + i)` over CALLS calls, minus the loop's own cost."""
+
+    def run(kernel):
+        @tf.function
+        def block(a):
+            total = tf.constant(0.0)
+            for i in range(CALLS):
+                total += tf.reduce_sum(kernel(a + float(i) * 1e-3))
+            return total
+
+        block(arg).numpy()
+        times = []
+        for _ in range(blocks):
+            start = time.perf_counter()
+            block(arg).numpy()
+            times.append((time.perf_counter() - start) / CALLS * 1000)
+        return statistics.median(times)
+
+    return max(run(body) - run(lambda a: a), 0.0)
+
+
+def philox_chain_ms(blocks):
+    """One SBN draw (64 x 784 uniforms, Philox) whose seed depends on the draw before: what a
+    draw costs on the critical path, where nothing runs beside it."""
+    shape = (BATCH, int(np.prod(contract.IMAGE_SHAPE)))
+
+    @tf.function
+    def chain(seed):
+        total = tf.constant(0.0)
+        for _ in range(CALLS):
+            u = tf.random.stateless_uniform(shape, seed=seed, alg=random_draws.ALGORITHM)
+            total += u[0, 0]
+            seed = seed + tf.cast(u[0, 0] * 1000, tf.int32)
+        return total
+
+    seed = tf.constant([1, 2], tf.int32)
+    chain(seed).numpy()
+    times = []
+    for _ in range(blocks):
+        start = time.perf_counter()
+        chain(seed).numpy()
+        times.append((time.perf_counter() - start) / CALLS * 1000)
+    return statistics.median(times)
+
+
+def conv_1_rows(blocks):
+    """conv_1 as Conv2D and as the same convolution written depthwise (1 input channel, 32
+    outputs per channel): forward, input gradient, filter gradient."""
+    rng = np.random.default_rng(0)
+    x = tf.constant((rng.random(CONV_1["x"]) < 0.5).astype("float32"))
+    w = tf.constant(rng.normal(size=CONV_1["w"]).astype("float32") * 0.1)
+    dy = tf.constant(rng.normal(size=CONV_1["dy"]).astype("float32"))
+    strides = [1, 1, 1, 1]
+    kernels = {
+        "forward": (
+            x,
+            lambda a: tf.nn.conv2d(a, w, 1, "VALID"),
+            lambda a: tf.nn.depthwise_conv2d(a, w, strides, "VALID"),
+        ),
+        "input gradient": (
+            dy,
+            lambda d: tf.raw_ops.Conv2DBackpropInput(
+                input_sizes=CONV_1["x"], filter=w, out_backprop=d, strides=strides, padding="VALID"
+            ),
+            lambda d: tf.raw_ops.DepthwiseConv2dNativeBackpropInput(
+                input_sizes=CONV_1["x"], filter=w, out_backprop=d, strides=strides, padding="VALID"
+            ),
+        ),
+        "filter gradient": (
+            dy,
+            lambda d: tf.raw_ops.Conv2DBackpropFilter(
+                input=x, filter_sizes=CONV_1["w"], out_backprop=d, strides=strides, padding="VALID"
+            ),
+            lambda d: tf.raw_ops.DepthwiseConv2dNativeBackpropFilter(
+                input=x, filter_sizes=CONV_1["w"], out_backprop=d, strides=strides, padding="VALID"
+            ),
+        ),
+    }
+    rows = []
+    for name, (arg, conv, depthwise) in kernels.items():
+        same = np.array_equal(conv(arg).numpy(), depthwise(arg).numpy())
+        rows.append(
+            (
+                f"conv_1 {name}",
+                _block_ms(conv, arg, blocks),
+                _block_ms(depthwise, arg, blocks),
+                same,
+            )
+        )
+    return rows
+
+
+def _first_max_by_argmax(x, g, padding):
+    """MaxPoolGradGrad's values by another route: the first maximum's flat index
+    (MaxPoolWithArgmax), then a gather."""
+    _, argmax = tf.nn.max_pool_with_argmax(x, 2, 2, padding, include_batch_in_index=True)
+    return tf.gather(tf.reshape(g, [-1]), argmax)
+
+
+def pooling_rows(blocks):
+    """The pooling's second derivative (in the gradient penalty): TensorFlow's MaxPoolGradGrad
+    against a MaxPoolWithArgmax + gather. Inputs with many ties (values 0, 1, 2), as the
+    critic's first layer gives on binary images, so a different tie rule would show."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for name, padding, shape in POOLS:
+        x = tf.constant(rng.integers(0, 3, size=shape).astype("float32"))
+        y = tf.nn.max_pool2d(x, 2, 2, padding)
+        g = tf.constant(rng.normal(size=shape).astype("float32"))
+
+        def grad_grad(h, x=x, y=y, padding=padding):
+            return gen_nn_ops.max_pool_grad_grad(x, y, h, POOL, POOL, padding)
+
+        def by_argmax(h, x=x, padding=padding):
+            return _first_max_by_argmax(x, h, padding)
+
+        same = np.array_equal(grad_grad(g).numpy(), by_argmax(g).numpy())
+        rows.append(
+            (
+                f"{name} second derivative",
+                _block_ms(grad_grad, g, blocks),
+                _block_ms(by_argmax, g, blocks),
+                same,
+            )
+        )
+    return rows
+
+
+def report(blocks):
+    threads = (
+        os.environ.get("TF_NUM_INTRAOP_THREADS")
+        or tf.config.threading.get_intra_op_parallelism_threads()
+        or os.cpu_count()
+    )
+    lines = [
+        f"TensorFlow {tf.__version__}, {threads} intra-op threads, oneDNN "
+        f"{'on' if os.environ.get('TF_ENABLE_ONEDNN_OPTS', '1') != '0' else 'off'}; "
+        f"median of {blocks} blocks of {CALLS} calls.",
+        "",
+        f"SBN draw on the critical path (64 x 784 Philox uniforms, each seed from the draw "
+        f"before): {philox_chain_ms(blocks):.3f} ms per draw",
+        "",
+        "| kernel | as the network runs it, ms | equivalent, ms | same values |",
+        "|---|---|---|---|",
+    ]
+    labels = {"conv_1": "depthwise", "pool_1": "argmax + gather", "pool_2": "argmax + gather"}
+    for name, ours, other, same in conv_1_rows(blocks) + pooling_rows(blocks):
+        label = labels[name.split()[0]]
+        lines.append(f"| {name} | {ours:.3f} | {other:.3f} ({label}) | {'yes' if same else 'NO'} |")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="3 blocks instead of 7 (tests)")
+    ap.add_argument("--markdown", help="also write the report to this file")
+    args = ap.parse_args()
+    text = report(3 if args.quick else 7)
+    print(text)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
