@@ -274,6 +274,12 @@ def test_sbn_critic_updates_see_the_next_draws_in_order(monkeypatch):
     t.fit(_dataset(), epochs=1, steps_per_epoch=2, verbose=0)
     assert (neuron.seed_generator.state.numpy() - before).tolist() == [0, 2 * 4]
 
+    # A step without critic updates draws for the generator forward only.
+    monkeypatch.setattr(CriticSchedule, "count", lambda self, step: tf.constant(0, tf.int32))
+    before = neuron.seed_generator.state.numpy()
+    t.train_step(tf.constant(_real_batch()))
+    assert (neuron.seed_generator.state.numpy() - before).tolist() == [0, 1]
+
 
 def _pinned_random(shape, seed_generator=None, dtype="float32"):
     """A stand-in for random_draws.{normal,uniform}: values in [0, 1) that depend only on the

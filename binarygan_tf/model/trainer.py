@@ -159,7 +159,11 @@ class AdversarialTrainer(keras.Model):
             d_loss, extras = self.critic_update(real, fake)
             return i + 1, upcoming, d_loss, extras
 
-        first = redraw() if self.share_generator_forward else samples
+        if self.share_generator_forward and neuron.redraws:
+            # No update, no draw (the single-update checks of authors/parity.py run none).
+            first = tf.cond(count > 0, redraw, lambda: samples)
+        else:
+            first = samples
         zero = tf.constant(0.0, tf.float32)
         _, _, d_loss, extras = tf.while_loop(
             lambda i, *_: i < count,
