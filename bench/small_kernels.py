@@ -33,6 +33,17 @@ CONV_1 = dict(x=(BATCH, 28, 28, 1), w=(3, 3, 1, 32), dy=(BATCH, 26, 26, 32))
 POOLS = [("pool_1", "VALID", (BATCH, 26, 26, 32)), ("pool_2", "SAME", (BATCH, 11, 11, 64))]
 
 
+def _per_call_ms(block, arg, blocks):
+    """Median ms per call of a tf.function `block` that makes CALLS calls, after a warm-up."""
+    block(arg).numpy()
+    times = []
+    for _ in range(blocks):
+        start = time.perf_counter()
+        block(arg).numpy()
+        times.append((time.perf_counter() - start) / CALLS * 1000)
+    return statistics.median(times)
+
+
 def _block_ms(body, arg, blocks):
     """Median ms per call of `body(arg + i)` over CALLS calls, minus the loop's own cost."""
 
@@ -44,13 +55,7 @@ def _block_ms(body, arg, blocks):
                 total += tf.reduce_sum(kernel(a + float(i) * 1e-3))
             return total
 
-        block(arg).numpy()
-        times = []
-        for _ in range(blocks):
-            start = time.perf_counter()
-            block(arg).numpy()
-            times.append((time.perf_counter() - start) / CALLS * 1000)
-        return statistics.median(times)
+        return _per_call_ms(block, arg, blocks)
 
     return max(run(body) - run(lambda a: a), 0.0)
 
@@ -69,14 +74,7 @@ def philox_chain_ms(blocks):
             seed = seed + tf.cast(u[0, 0] * 1000, tf.int32)
         return total
 
-    seed = tf.constant([1, 2], tf.int32)
-    chain(seed).numpy()
-    times = []
-    for _ in range(blocks):
-        start = time.perf_counter()
-        chain(seed).numpy()
-        times.append((time.perf_counter() - start) / CALLS * 1000)
-    return statistics.median(times)
+    return _per_call_ms(chain, tf.constant([1, 2], tf.int32), blocks)
 
 
 def conv_1_rows(blocks):
@@ -112,18 +110,16 @@ def conv_1_rows(blocks):
             ),
         ),
     }
-    rows = []
-    for name, (arg, conv, depthwise) in kernels.items():
-        same = np.array_equal(conv(arg).numpy(), depthwise(arg).numpy())
-        rows.append(
-            (
-                f"conv_1 {name}",
-                _block_ms(conv, arg, blocks),
-                _block_ms(depthwise, arg, blocks),
-                same,
-            )
-        )
-    return rows
+    return [
+        _row(f"conv_1 {name}", conv, depthwise, arg, blocks)
+        for name, (arg, conv, depthwise) in kernels.items()
+    ]
+
+
+def _row(name, kernel, equivalent, arg, blocks):
+    """(name, kernel ms, equivalent ms, whether both give the same values bit for bit)."""
+    same = np.array_equal(kernel(arg).numpy(), equivalent(arg).numpy())
+    return name, _block_ms(kernel, arg, blocks), _block_ms(equivalent, arg, blocks), same
 
 
 def _first_max_by_argmax(x, g, padding):
@@ -150,15 +146,7 @@ def pooling_rows(blocks):
         def by_argmax(h, x=x, padding=padding):
             return _first_max_by_argmax(x, h, padding)
 
-        same = np.array_equal(grad_grad(g).numpy(), by_argmax(g).numpy())
-        rows.append(
-            (
-                f"{name} second derivative",
-                _block_ms(grad_grad, g, blocks),
-                _block_ms(by_argmax, g, blocks),
-                same,
-            )
-        )
+        rows.append(_row(f"{name} second derivative", grad_grad, by_argmax, g, blocks))
     return rows
 
 
