@@ -22,11 +22,21 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from binarygan_tf.model import defaults, networks, objectives  # noqa: E402
+from binarygan_tf.training.config import TrainConfig  # noqa: E402
 
-BATCH = 64
-# (rows, contraction, columns) of the MLP's products: D's first and second layers and G's
-# output layer (networks.py: D 784-512-256-1, G 128-1024-784).
-SHAPES = [(BATCH, 784, 512), (BATCH, 512, 256), (BATCH, 1024, 784)]
+BATCH = TrainConfig().batch_size  # the paper's and the code's 64
+
+
+def _product_shapes():
+    """(rows, contraction, columns) of the MLP's large products, from the networks as built:
+    the critic's first and second layers and the generator's output layer."""
+    critic = networks.build_discriminator("mlp")
+    generator = networks.build_generator("mlp", "dbn")
+    kernels = [critic.get_layer(n).kernel for n in ("dense_1", "dense_2")]
+    kernels.append(generator.get_layer("dense_2").kernel)
+    return [(BATCH, *k.shape) for k in kernels]
+
+
 # The three layouts a layer's forward and backward passes use: x W, x^T dy (the weight
 # gradient), dy W^T (the input gradient).
 LAYOUTS = ("x W", "x^T dy", "dy W^T")
@@ -34,7 +44,9 @@ PRODUCTS_PER_CALL = 30
 CRITIC_UPDATES = defaults.CRITIC_STEPS  # one generator step's critic updates
 
 
-def _median_ms(fn, args, calls, blocks=7):
+def median_ms(fn, args, calls, blocks=7):
+    """Median ms per call of `fn(*args)` over `blocks` blocks of `calls` calls, after a
+    warm-up (bench/small_kernels.py times with it too)."""
     for _ in range(3):
         fn(*args).numpy()
     times = []
@@ -66,7 +78,7 @@ def matmul_rate(m, k, n, layout, jit):
             total += r[0, 0]
         return total
 
-    ms = _median_ms(tf.function(products, jit_compile=jit), (x, dy), calls=10)
+    ms = median_ms(tf.function(products, jit_compile=jit), (x, dy), calls=10)
     return PRODUCTS_PER_CALL * 2 * m * k * n / (ms / 1000) / 1e9
 
 
@@ -90,14 +102,15 @@ def adam_ms(optimizer_cls, jit):
             opt.apply(grads, variables)
         return tf.cast(opt.iterations, tf.float32)
 
-    return _median_ms(tf.function(updates, jit_compile=jit), grads, calls=50)
+    return median_ms(tf.function(updates, jit_compile=jit), grads, calls=50)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="one shape, for the tests")
     args = ap.parse_args()
-    shapes = SHAPES[:1] if args.quick else SHAPES
+    shapes = _product_shapes()
+    shapes = shapes[:1] if args.quick else shapes
     layouts = LAYOUTS[:1] if args.quick else LAYOUTS
     print("| product (rows x contraction x columns) | layout | XLA GFLOP/s | kernels GFLOP/s |")
     print("|---|---|---|---|")

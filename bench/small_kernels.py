@@ -1,12 +1,13 @@
-"""Single kernels behind the two configurations that missed 1.5x: the MLP SBN's uniform draws
-and the CNN critic's first convolution and pooling, each against the equivalents tried.
+"""Single kernels behind the two configurations that stayed below 1.5x the longest: the MLP
+SBN's uniform draws and the CNN critic's first convolution and pooling, each against the
+equivalents tried.
 
     python bench/small_kernels.py [--quick] [--markdown=PATH]
 
 A whole-step A/B (`bench/ab_levers.py`) says whether a lever pays; this says what one kernel
 costs and whether an equivalent computes the same values (docs/performance.md, "The SBN's
-draws off the critical path" and "The CNN: what was tried"). Shapes are the paper's at batch
-64 (networks.py). Each figure is the median of timed blocks of `CALLS` calls in one
+draws off the critical path" and "The CNN: what was tried"). Shapes come from the networks
+as networks.py builds them, at the default batch size. Each figure is the median of timed blocks of `CALLS` calls in one
 tf.function, each call on its own input (`x + i`, so nothing is computed once), minus the
 same block with the kernel left out, so it is the kernel's own time. Run it on idle cores;
 `TF_NUM_INTRAOP_THREADS=1` gives the one-thread figures.
@@ -14,8 +15,6 @@ same block with the kernel left out, so it is the kernel's own time. Run it on i
 
 import argparse
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -23,25 +22,36 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tensorflow.python.ops import gen_nn_ops  # noqa: E402
 
-from binarygan_tf.model import contract, random_draws  # noqa: E402
+from binarygan_tf.model import contract, networks, random_draws  # noqa: E402
 
-BATCH = 64
+if __package__:  # imported as bench.small_kernels (the tests, python -m)
+    from bench.kernel_paths import BATCH, median_ms  # noqa: E402
+else:  # run as a script: this folder is sys.path[0]
+    from kernel_paths import BATCH, median_ms  # noqa: E402
+
 CALLS = 20
-POOL = [1, 2, 2, 1]  # the critic's 2 x 2 pooling, stride 2 (networks.py)
-# The critic's first convolution and its two poolings (networks.py: 28 -> 26 -> 13 -> 11 -> 6).
-CONV_1 = dict(x=(BATCH, 28, 28, 1), w=(3, 3, 1, 32), dy=(BATCH, 26, 26, 32))
-POOLS = [("pool_1", "VALID", (BATCH, 26, 26, 32)), ("pool_2", "SAME", (BATCH, 11, 11, 64))]
+# One SBN draw: the generator's output for a batch, one uniform per pixel.
+DRAW_SHAPE = (BATCH, int(np.prod(contract.IMAGE_SHAPE)))
 
 
-def _per_call_ms(block, arg, blocks):
-    """Median ms per call of a tf.function `block` that makes CALLS calls, after a warm-up."""
-    block(arg).numpy()
-    times = []
-    for _ in range(blocks):
-        start = time.perf_counter()
-        block(arg).numpy()
-        times.append((time.perf_counter() - start) / CALLS * 1000)
-    return statistics.median(times)
+def _critic_shapes():
+    """The CNN critic as built (networks.py): conv_1's input, kernel and output shapes, and
+    each pooling's (name, window, stride, padding, input shape), at batch BATCH."""
+    critic = networks.build_discriminator("cnn")
+    conv = critic.get_layer("conv_1")
+    conv_1 = dict(
+        x=(BATCH, *conv.input.shape[1:]),
+        w=tuple(conv.kernel.shape),
+        dy=(BATCH, *conv.output.shape[1:]),
+    )
+    pools = []
+    for name in ("pool_1", "pool_2"):
+        layer = critic.get_layer(name)
+        window = [1, layer.pool_size, layer.pool_size, 1]
+        stride = [1, layer.strides, layer.strides, 1]
+        shape = (BATCH, *layer.input.shape[1:])
+        pools.append((name, window, stride, layer.padding.upper(), shape))
+    return conv_1, pools
 
 
 def _block_ms(body, arg, blocks):
@@ -55,7 +65,7 @@ def _block_ms(body, arg, blocks):
                 total += tf.reduce_sum(kernel(a + float(i) * 1e-3))
             return total
 
-        return _per_call_ms(block, arg, blocks)
+        return median_ms(block, (arg,), calls=1, blocks=blocks) / CALLS
 
     return max(run(body) - run(lambda a: a), 0.0)
 
@@ -63,56 +73,55 @@ def _block_ms(body, arg, blocks):
 def philox_chain_ms(blocks):
     """One SBN draw (64 x 784 uniforms, Philox) whose seed depends on the draw before: what a
     draw costs on the critical path, where nothing runs beside it."""
-    shape = (BATCH, int(np.prod(contract.IMAGE_SHAPE)))
 
     @tf.function
     def chain(seed):
         total = tf.constant(0.0)
         for _ in range(CALLS):
-            u = tf.random.stateless_uniform(shape, seed=seed, alg=random_draws.ALGORITHM)
+            u = tf.random.stateless_uniform(DRAW_SHAPE, seed=seed, alg=random_draws.ALGORITHM)
             total += u[0, 0]
             seed = seed + tf.cast(u[0, 0] * 1000, tf.int32)
         return total
 
-    return _per_call_ms(chain, tf.constant([1, 2], tf.int32), blocks)
+    return median_ms(chain, (tf.constant([1, 2], tf.int32),), calls=1, blocks=blocks) / CALLS
 
 
-def conv_1_rows(blocks):
-    """conv_1 as Conv2D and as the same convolution written depthwise (1 input channel, 32
-    outputs per channel): forward, input gradient, filter gradient."""
+def conv_1_rows(conv_1, blocks):
+    """conv_1 as Conv2D and as the same convolution written depthwise (its one input channel
+    times all its output channels): forward, input gradient, filter gradient."""
     rng = np.random.default_rng(0)
-    x = tf.constant((rng.random(CONV_1["x"]) < 0.5).astype("float32"))
-    w = tf.constant(rng.normal(size=CONV_1["w"]).astype("float32") * 0.1)
-    dy = tf.constant(rng.normal(size=CONV_1["dy"]).astype("float32"))
-    strides = [1, 1, 1, 1]
+    x = tf.constant((rng.random(conv_1["x"]) < 0.5).astype("float32"))
+    w = tf.constant(rng.normal(size=conv_1["w"]).astype("float32") * 0.1)
+    dy = tf.constant(rng.normal(size=conv_1["dy"]).astype("float32"))
+    conv = dict(strides=[1, 1, 1, 1], padding="VALID")  # networks.py: stride 1, 'valid'
     kernels = {
         "forward": (
             x,
-            lambda a: tf.nn.conv2d(a, w, 1, "VALID"),
-            lambda a: tf.nn.depthwise_conv2d(a, w, strides, "VALID"),
+            lambda a: tf.nn.conv2d(a, w, **conv),
+            lambda a: tf.nn.depthwise_conv2d(a, w, **conv),
         ),
         "input gradient": (
             dy,
             lambda d: tf.raw_ops.Conv2DBackpropInput(
-                input_sizes=CONV_1["x"], filter=w, out_backprop=d, strides=strides, padding="VALID"
+                input_sizes=conv_1["x"], filter=w, out_backprop=d, **conv
             ),
             lambda d: tf.raw_ops.DepthwiseConv2dNativeBackpropInput(
-                input_sizes=CONV_1["x"], filter=w, out_backprop=d, strides=strides, padding="VALID"
+                input_sizes=conv_1["x"], filter=w, out_backprop=d, **conv
             ),
         ),
         "filter gradient": (
             dy,
             lambda d: tf.raw_ops.Conv2DBackpropFilter(
-                input=x, filter_sizes=CONV_1["w"], out_backprop=d, strides=strides, padding="VALID"
+                input=x, filter_sizes=conv_1["w"], out_backprop=d, **conv
             ),
             lambda d: tf.raw_ops.DepthwiseConv2dNativeBackpropFilter(
-                input=x, filter_sizes=CONV_1["w"], out_backprop=d, strides=strides, padding="VALID"
+                input=x, filter_sizes=conv_1["w"], out_backprop=d, **conv
             ),
         ),
     }
     return [
-        _row(f"conv_1 {name}", conv, depthwise, arg, blocks)
-        for name, (arg, conv, depthwise) in kernels.items()
+        _row(f"conv_1 {name}", plain, depthwise, arg, blocks)
+        for name, (arg, plain, depthwise) in kernels.items()
     ]
 
 
@@ -122,29 +131,30 @@ def _row(name, kernel, equivalent, arg, blocks):
     return name, _block_ms(kernel, arg, blocks), _block_ms(equivalent, arg, blocks), same
 
 
-def _first_max_by_argmax(x, g, padding):
+def _first_max_by_argmax(x, g, window, stride, padding):
     """MaxPoolGradGrad's values by another route: the first maximum's flat index
     (MaxPoolWithArgmax), then a gather."""
-    _, argmax = tf.nn.max_pool_with_argmax(x, 2, 2, padding, include_batch_in_index=True)
+    _, argmax = tf.nn.max_pool_with_argmax(x, window, stride, padding, include_batch_in_index=True)
     return tf.gather(tf.reshape(g, [-1]), argmax)
 
 
-def pooling_rows(blocks):
+def pooling_rows(pools, blocks):
     """The pooling's second derivative (in the gradient penalty): TensorFlow's MaxPoolGradGrad
     against a MaxPoolWithArgmax + gather. Inputs with many ties (values 0, 1, 2), as the
     critic's first layer gives on binary images, so a different tie rule would show."""
     rng = np.random.default_rng(0)
     rows = []
-    for name, padding, shape in POOLS:
+    for name, window, stride, padding, shape in pools:
         x = tf.constant(rng.integers(0, 3, size=shape).astype("float32"))
-        y = tf.nn.max_pool2d(x, 2, 2, padding)
+        y = tf.nn.max_pool2d(x, window, stride, padding)
         g = tf.constant(rng.normal(size=shape).astype("float32"))
+        pool = dict(ksize=window, strides=stride, padding=padding)
 
-        def grad_grad(h, x=x, y=y, padding=padding):
-            return gen_nn_ops.max_pool_grad_grad(x, y, h, POOL, POOL, padding)
+        def grad_grad(h, x=x, y=y, pool=pool):
+            return gen_nn_ops.max_pool_grad_grad(x, y, h, **pool)
 
-        def by_argmax(h, x=x, padding=padding):
-            return _first_max_by_argmax(x, h, padding)
+        def by_argmax(h, x=x, pool=pool):
+            return _first_max_by_argmax(x, h, pool["ksize"], pool["strides"], pool["padding"])
 
         rows.append(_row(f"{name} second derivative", grad_grad, by_argmax, g, blocks))
     return rows
@@ -161,14 +171,15 @@ def report(blocks):
         f"{'on' if os.environ.get('TF_ENABLE_ONEDNN_OPTS', '1') != '0' else 'off'}; "
         f"median of {blocks} blocks of {CALLS} calls.",
         "",
-        f"SBN draw on the critical path (64 x 784 Philox uniforms, each seed from the draw "
-        f"before): {philox_chain_ms(blocks):.3f} ms per draw",
+        f"SBN draw on the critical path ({' x '.join(map(str, DRAW_SHAPE))} Philox uniforms, "
+        f"each seed from the draw before): {philox_chain_ms(blocks):.3f} ms per draw",
         "",
         "| kernel | as the network runs it, ms | equivalent, ms | same values |",
         "|---|---|---|---|",
     ]
     labels = {"conv_1": "depthwise", "pool_1": "argmax + gather", "pool_2": "argmax + gather"}
-    for name, ours, other, same in conv_1_rows(blocks) + pooling_rows(blocks):
+    conv_1, pools = _critic_shapes()
+    for name, ours, other, same in conv_1_rows(conv_1, blocks) + pooling_rows(pools, blocks):
         label = labels[name.split()[0]]
         lines.append(f"| {name} | {ours:.3f} | {other:.3f} ({label}) | {'yes' if same else 'NO'} |")
     return "\n".join(lines)

@@ -144,26 +144,23 @@ class AdversarialTrainer(keras.Model):
         samples = tf.stop_gradient(generated["samples"])
         preactivated = tf.stop_gradient(generated["preactivated"])
 
-        def redraw():
-            return neuron.redraw(samples, preactivated)
+        def redraw_for(update, otherwise):
+            # A draw only for an update that will run, so the seed advances once per update
+            # (and not at all in a step without critic updates).
+            return tf.cond(
+                update < count, lambda: neuron.redraw(samples, preactivated), lambda: otherwise
+            )
+
+        redraws_ahead = self.share_generator_forward and neuron.redraws
 
         def critic_body(i, fake, d_loss, extras):
             if not self.share_generator_forward:
                 fake = tf.stop_gradient(self.generator(z, training=True)["samples"])
-                upcoming = fake
-            elif neuron.redraws:
-                # Drawn only if an update follows, so the seed advances once per update.
-                upcoming = tf.cond(i + 1 < count, redraw, lambda: fake)
-            else:
-                upcoming = fake
+            upcoming = redraw_for(i + 1, fake) if redraws_ahead else fake
             d_loss, extras = self.critic_update(real, fake)
             return i + 1, upcoming, d_loss, extras
 
-        if self.share_generator_forward and neuron.redraws:
-            # No update, no draw (the single-update checks of authors/parity.py run none).
-            first = tf.cond(count > 0, redraw, lambda: samples)
-        else:
-            first = samples
+        first = redraw_for(0, samples) if redraws_ahead else samples
         zero = tf.constant(0.0, tf.float32)
         _, _, d_loss, extras = tf.while_loop(
             lambda i, *_: i < count,
